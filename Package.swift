@@ -1,0 +1,83 @@
+// swift-tools-version:6.0
+// errata — a reverse proxy that gives legacy HTTP APIs one error format.
+//
+// Module graph (dependencies point one way, downwards):
+//
+//   errata (exe) ─▶ Proxy ─▶ HTTP1, HTTP2, TLS, EventLoop, ProxyConfig, ErrorNormalizer, RateLimit, Router
+//   ProxyConfig ─▶ ErrorNormalizer, RateLimit, Router, ProxyModel, LenientJSON
+//   ErrorNormalizer, Router, HTTP1 ─▶ ProxyModel ─▶ LenientJSON
+//   pure cores (LenientJSON, ProxyModel, ErrorNormalizer, RateLimit, Router, HTTP1) import no C and do no I/O.
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "errata",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "errata", targets: ["errata"]),
+        .executable(name: "legacy-demo", targets: ["legacy-demo"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // System libraries through pkg-config, each with a shims header for macros Swift cannot import.
+        .systemLibrary(name: "CSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CNGHTTP2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        // libc calls hidden behind _GNU_SOURCE (accept4) and other tiny syscall wrappers.
+        .target(name: "CSystemShims"),
+
+        // Pure cores.
+        .target(name: "LenientJSON", swiftSettings: strict),
+        .target(name: "ProxyModel", dependencies: ["LenientJSON"], swiftSettings: strict),
+        .target(name: "ErrorNormalizer", dependencies: ["ProxyModel", "LenientJSON"], swiftSettings: strict),
+        .target(name: "RateLimit", swiftSettings: strict),
+        .target(name: "Router", dependencies: ["ProxyModel"], swiftSettings: strict),
+        .target(name: "HTTP1", dependencies: ["ProxyModel"], swiftSettings: strict),
+
+        .target(name: "ProxyConfig",
+                dependencies: ["ProxyModel", "LenientJSON", "ErrorNormalizer", "RateLimit", "Router"],
+                swiftSettings: strict),
+
+        // I/O.
+        .target(name: "EventLoop", dependencies: ["CSystemShims"], swiftSettings: strict),
+        .target(name: "TLS", dependencies: ["CSSL"], swiftSettings: strict),
+        .target(name: "HTTP2", dependencies: ["CNGHTTP2", "ProxyModel"], swiftSettings: strict),
+        .target(name: "Proxy",
+                dependencies: ["EventLoop", "HTTP1", "HTTP2", "TLS", "ProxyConfig", "ProxyModel",
+                               "ErrorNormalizer", "RateLimit", "Router", "CZlib",
+                               .product(name: "Logging", package: "swift-log")],
+                swiftSettings: strict),
+        .executableTarget(name: "errata",
+                          dependencies: ["Proxy", "ProxyConfig",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                                         .product(name: "Logging", package: "swift-log")],
+                          swiftSettings: strict),
+
+        // The demo legacy APIs (a library the tests reuse, and an executable for `make run`).
+        .target(name: "LegacyDemo", dependencies: ["CSystemShims", "CZlib"], swiftSettings: strict),
+        .executableTarget(name: "legacy-demo", dependencies: ["LegacyDemo"], swiftSettings: strict),
+
+        .testTarget(name: "LenientJSONTests", dependencies: ["LenientJSON"]),
+        .testTarget(name: "ProxyModelTests", dependencies: ["ProxyModel"]),
+        .testTarget(name: "ErrorNormalizerTests", dependencies: ["ErrorNormalizer", "ProxyModel", "LenientJSON"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "RateLimitTests", dependencies: ["RateLimit"]),
+        .testTarget(name: "RouterTests", dependencies: ["Router", "ProxyModel"]),
+        .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "ProxyModel"]),
+        .testTarget(name: "ProxyConfigTests", dependencies: ["ProxyConfig", "ProxyModel", "LenientJSON"]),
+        .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "CSystemShims"]),
+        .testTarget(name: "TLSTests", dependencies: ["TLS", "CSSL"]),
+        .testTarget(name: "HTTP2Tests", dependencies: ["HTTP2", "CNGHTTP2", "ProxyModel"]),
+        .testTarget(name: "IntegrationTests",
+                    dependencies: ["Proxy", "ProxyConfig", "ProxyModel", "LegacyDemo", "LenientJSON", "CZlib"],
+                    resources: [.copy("Fixtures")]),
+    ]
+)

@@ -1,0 +1,1 @@
+// EventLoop: built in its own issue step; see ARCHITECTURE.md.

@@ -1,0 +1,1 @@
+// HTTP1: built in its own issue step; see ARCHITECTURE.md.

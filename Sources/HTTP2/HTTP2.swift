@@ -1,0 +1,1 @@
+// HTTP2: built in its own issue step; see ARCHITECTURE.md.

@@ -1,0 +1,1 @@
+// LegacyDemo: built in its own issue step; see ARCHITECTURE.md.

@@ -1,0 +1,1 @@
+// Proxy: built in its own issue step; see ARCHITECTURE.md.

@@ -1,0 +1,1 @@
+// ProxyConfig: built in its own issue step; see ARCHITECTURE.md.

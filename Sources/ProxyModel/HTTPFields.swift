@@ -1,0 +1,142 @@
+/// An HTTP version as it appears on the wire (`HTTP/1.1`) or by protocol (HTTP/2).
+public struct HTTPVersion: Hashable, Sendable, CustomStringConvertible {
+    public var major: Int
+    public var minor: Int
+
+    public init(major: Int, minor: Int) {
+        self.major = major
+        self.minor = minor
+    }
+
+    public static let http1_0 = HTTPVersion(major: 1, minor: 0)
+    public static let http1_1 = HTTPVersion(major: 1, minor: 1)
+    public static let http2 = HTTPVersion(major: 2, minor: 0)
+
+    public var description: String { major == 2 ? "HTTP/2" : "HTTP/\(major).\(minor)" }
+}
+
+/// An ordered list of header fields, names kept as sent, looked up case-insensitively.
+///
+/// A plain array: requests carry a handful of fields, and a linear scan over contiguous
+/// storage beats hashing here (no per-field allocation besides the strings themselves).
+public struct HTTPFields: Sendable, Equatable, Sequence, ExpressibleByDictionaryLiteral {
+    public struct Field: Sendable, Equatable {
+        public var name: String
+        public var value: String
+        public init(name: String, value: String) {
+            self.name = name
+            self.value = value
+        }
+    }
+
+    public var entries: [Field]
+
+    public init(_ entries: [Field] = []) {
+        self.entries = entries
+    }
+
+    public init(dictionaryLiteral elements: (String, String)...) {
+        entries = elements.map { Field(name: $0.0, value: $0.1) }
+    }
+
+    public func makeIterator() -> IndexingIterator<[Field]> { entries.makeIterator() }
+
+    public var count: Int { entries.count }
+
+    /// The first value of the field `name`, or nil.
+    public func first(_ name: String) -> String? {
+        for f in entries where HTTPFields.equalsIgnoringCase(f.name, name) { return f.value }
+        return nil
+    }
+
+    /// Every value of the field `name`, in order.
+    public func all(_ name: String) -> [String] {
+        entries.filter { HTTPFields.equalsIgnoringCase($0.name, name) }.map(\.value)
+    }
+
+    public func contains(_ name: String) -> Bool { first(name) != nil }
+
+    public mutating func append(_ name: String, _ value: String) {
+        entries.append(Field(name: name, value: value))
+    }
+
+    /// Replaces every field `name` by one with `value`.
+    public mutating func set(_ name: String, _ value: String) {
+        remove(name)
+        append(name, value)
+    }
+
+    public mutating func remove(_ name: String) {
+        entries.removeAll { HTTPFields.equalsIgnoringCase($0.name, name) }
+    }
+
+    /// Removes every field whose name satisfies `predicate`, given the name lower-cased.
+    public mutating func removeAll(where predicate: (String) -> Bool) {
+        entries.removeAll { predicate($0.name.lowercased()) }
+    }
+
+    /// ASCII case-insensitive comparison (field names are tokens: ASCII only).
+    @inlinable
+    public static func equalsIgnoringCase(_ a: String, _ b: String) -> Bool {
+        var a = a, b = b
+        return a.withUTF8 { pa in
+            b.withUTF8 { pb in
+                guard pa.count == pb.count else { return false }
+                for i in 0..<pa.count where pa[i] != pb[i] {
+                    if pa[i] | 0x20 != pb[i] | 0x20 { return false }
+                    let c = pa[i] | 0x20
+                    if c < UInt8(ascii: "a") || c > UInt8(ascii: "z") { return false }
+                }
+                return true
+            }
+        }
+    }
+
+    /// Splits a comma-separated list field value into trimmed, non-empty members.
+    public static func listMembers(_ value: String) -> [Substring] {
+        value.split(separator: ",").map { $0.trimmingSpaces() }.filter { !$0.isEmpty }
+    }
+}
+
+extension Substring {
+    /// The substring without leading and trailing spaces and tabs.
+    public func trimmingSpaces() -> Substring {
+        var s = self
+        while let f = s.first, f == " " || f == "\t" { s.removeFirst() }
+        while let l = s.last, l == " " || l == "\t" { s.removeLast() }
+        return s
+    }
+}
+
+/// A request head in protocol-neutral form (HTTP/1.1's request line and fields, or HTTP/2's
+/// pseudo-headers mapped: `:authority` becomes `Host`).
+public struct RequestHead: Sendable, Equatable {
+    public var method: String
+    /// The request target as sent (origin-form `/a?b`, absolute-form, `*`, or authority-form).
+    public var target: String
+    public var version: HTTPVersion
+    public var fields: HTTPFields
+
+    public init(method: String, target: String, version: HTTPVersion, fields: HTTPFields) {
+        self.method = method
+        self.target = target
+        self.version = version
+        self.fields = fields
+    }
+}
+
+/// A response head in protocol-neutral form.
+public struct ResponseHead: Sendable, Equatable {
+    public var status: Int
+    /// The reason phrase as received (HTTP/1.1 only; may be empty).
+    public var reason: String
+    public var version: HTTPVersion
+    public var fields: HTTPFields
+
+    public init(status: Int, reason: String = "", version: HTTPVersion = .http1_1, fields: HTTPFields = HTTPFields()) {
+        self.status = status
+        self.reason = reason
+        self.version = version
+        self.fields = fields
+    }
+}

@@ -1,0 +1,1 @@
+// Router: built in its own issue step; see ARCHITECTURE.md.

@@ -1,0 +1,1 @@
+// TLS: built in its own issue step; see ARCHITECTURE.md.

@@ -1,0 +1,5 @@
+import XCTest
+
+final class ErrorNormalizerTestsPlaceholder: XCTestCase {
+    func testModuleBuilds() {}
+}

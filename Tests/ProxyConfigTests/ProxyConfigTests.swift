@@ -1,0 +1,5 @@
+import XCTest
+
+final class ProxyConfigTestsPlaceholder: XCTestCase {
+    func testModuleBuilds() {}
+}

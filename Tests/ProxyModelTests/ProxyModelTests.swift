@@ -1,0 +1,5 @@
+import XCTest
+
+final class ProxyModelTestsPlaceholder: XCTestCase {
+    func testModuleBuilds() {}
+}
