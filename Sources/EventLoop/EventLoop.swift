@@ -1,1 +1,0 @@
-// EventLoop: built in its own issue step; see ARCHITECTURE.md.

@@ -1,0 +1,343 @@
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Why a channel is not reading. Reading resumes only when no reason is left, so the read
+/// source's suspend and resume calls always balance (nghttpx's pause reasons).
+public struct PauseReasons: OptionSet, Sendable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    /// The peer we relay to cannot take more bytes now.
+    public static let peerBackpressure = PauseReasons(rawValue: 1 << 0)
+    /// The protocol driver does not want the next message yet (pipelining, waiting for upstream).
+    public static let awaitingTurn = PauseReasons(rawValue: 1 << 1)
+    /// The connection is closing after a flush.
+    public static let closing = PauseReasons(rawValue: 1 << 2)
+    /// The process is refusing new work (accept back-off, drain).
+    public static let throttled = PauseReasons(rawValue: 1 << 3)
+}
+
+/// The events of a `SocketChannel`, delivered on its worker's queue.
+public protocol SocketChannelHandler: AnyObject {
+    /// Bytes arrived. `bytes` are the unconsumed bytes left from before followed by the new
+    /// ones; they are valid only during the call. Returns how many the handler consumed: the
+    /// rest is kept and delivered again, in front of the next bytes (or at `resumeReading`).
+    func channelRead(_ channel: SocketChannel, _ bytes: UnsafeRawBufferPointer) -> Int
+    /// The peer closed its sending side; no more `channelRead`.
+    func channelReadEOF(_ channel: SocketChannel)
+    /// The write queue dropped to the low-water mark after having passed the high-water mark.
+    func channelWritable(_ channel: SocketChannel)
+    /// A non-blocking connect finished: `errno` 0 on success.
+    func channelConnected(_ channel: SocketChannel, errno: Int32)
+    /// The channel closed (by `close()` or an I/O error). Called once; the fd itself is closed
+    /// later, when Dispatch has cancelled every source of it.
+    func channelClosed(_ channel: SocketChannel)
+}
+
+extension SocketChannelHandler {
+    public func channelConnected(_ channel: SocketChannel, errno: Int32) {}
+    public func channelWritable(_ channel: SocketChannel) {}
+}
+
+/// A non-blocking connected socket driven by Dispatch sources on one worker.
+///
+/// Confined to `worker.queue`: every method must be called there (`@unchecked Sendable` only so
+/// that it can be created from another queue and handed over before `start`).
+///
+/// Contracts that keep Dispatch from crashing or hanging (ARCHITECTURE.md):
+/// - the fd is closed only in the last source's cancel handler, never before;
+/// - a source is resumed before its last reference goes (a suspended source must not be freed);
+/// - the write source exists only after a write met EAGAIN, and is suspended while nothing is queued;
+/// - at EOF the read source is cancelled (it would fire forever otherwise).
+public final class SocketChannel: @unchecked Sendable {
+    public let fd: Int32
+    public let worker: Worker
+    public private(set) var handler: (any SocketChannelHandler)?
+
+    /// Above this many queued bytes, `isWritable` is false (the peer side should pause).
+    public var highWaterMark = 256 * 1024
+    /// `channelWritable` fires when the queue drops to this after passing the high-water mark.
+    public var lowWaterMark = 64 * 1024
+
+    private var readSource: (any DispatchSourceRead)?
+    private var readSuspended = false
+    private var readCancelled = false
+    private var writeSource: (any DispatchSourceWrite)?
+    private var writeSuspended = false
+    private var writeCancelled = false
+    private var liveSources = 0
+
+    private var pauseReasons: PauseReasons = []
+    private var pendingInput: [UInt8] = []
+    private var redeliveryScheduled = false
+    private var writeQueue = WriteQueue()
+    private var aboveHighWater = false
+    private var connecting = false
+    private var closeWhenFlushed = false
+
+    public private(set) var isClosed = false
+    public private(set) var sawEOF = false
+
+    /// An accepted socket (`connecting` false) or one whose non-blocking connect is in progress.
+    public init(fd: Int32, worker: Worker, handler: any SocketChannelHandler, connecting: Bool = false) {
+        self.fd = fd
+        self.worker = worker
+        self.handler = handler
+        self.connecting = connecting
+    }
+
+    /// Starts reading (or, while connecting, waits for the connect to finish). Call once, on the
+    /// worker's queue, after the handler is ready for events.
+    public func start() {
+        worker.assertOnQueue()
+        if connecting {
+            armWriteSource()
+        } else {
+            startReading()
+        }
+    }
+
+    /// Bytes queued for writing.
+    public var bufferedBytes: Int { writeQueue.count }
+    /// False while the queue is above the high-water mark.
+    public var isWritable: Bool { !aboveHighWater }
+
+    // MARK: Reading
+
+    private func startReading() {
+        guard readSource == nil, !isClosed else { return }
+        let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: worker.queue)
+        source.setEventHandler { [self] in readable() }
+        source.setCancelHandler { [self] in sourceCancelled(read: true) }
+        readSource = source
+        liveSources += 1
+        if !pauseReasons.isEmpty {
+            // Activate then suspend: an inactive source must not be released either.
+            source.activate()
+            source.suspend()
+            readSuspended = true
+        } else {
+            source.activate()
+        }
+    }
+
+    private func readable() {
+        var rounds = 0
+        while !isClosed && pauseReasons.isEmpty && !sawEOF {
+            switch worker.io.read(fd, into: worker.scratch) {
+            case .processed(let n):
+                deliver(UnsafeRawBufferPointer(rebasing: worker.scratch[0..<n]))
+                rounds += 1
+                if n < worker.scratch.count || rounds >= 4 { return }
+            case .wouldBlock:
+                return
+            case .eof:
+                sawEOF = true
+                cancelReadSource()
+                handler?.channelReadEOF(self)
+                return
+            case .failed:
+                close()
+                return
+            }
+        }
+    }
+
+    private func deliver(_ bytes: UnsafeRawBufferPointer) {
+        guard let handler else { return }
+        if pendingInput.isEmpty {
+            let consumed = handler.channelRead(self, bytes)
+            if consumed < bytes.count && !isClosed {
+                pendingInput.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[consumed...]))
+            }
+        } else {
+            pendingInput.append(contentsOf: bytes)
+            deliverPending()
+        }
+    }
+
+    private func deliverPending() {
+        guard let handler, !pendingInput.isEmpty else { return }
+        var input = pendingInput
+        pendingInput = []
+        let consumed = input.withUnsafeBytes { handler.channelRead(self, $0) }
+        if consumed < input.count && !isClosed {
+            input.removeSubrange(0..<consumed)
+            // Bytes that arrived during the call (none can: reads happen only here) go after these.
+            input.append(contentsOf: pendingInput)
+            pendingInput = input
+        }
+    }
+
+    /// Bytes read but not yet consumed by the handler.
+    public var unconsumedCount: Int { pendingInput.count }
+
+    public func pauseReading(_ reason: PauseReasons) {
+        worker.assertOnQueue()
+        let wasReading = pauseReasons.isEmpty
+        pauseReasons.insert(reason)
+        if wasReading, let source = readSource, !readCancelled, !readSuspended {
+            source.suspend()
+            readSuspended = true
+        }
+    }
+
+    public func resumeReading(_ reason: PauseReasons) {
+        worker.assertOnQueue()
+        guard pauseReasons.contains(reason) else { return }
+        pauseReasons.remove(reason)
+        guard pauseReasons.isEmpty, !isClosed else { return }
+        if let source = readSource, readSuspended, !readCancelled {
+            readSuspended = false
+            source.resume()
+        }
+        if !pendingInput.isEmpty && !redeliveryScheduled {
+            // Bytes already read will not make the socket readable again: hand them over now,
+            // outside the caller's stack.
+            redeliveryScheduled = true
+            worker.queue.async { [self] in
+                redeliveryScheduled = false
+                if !isClosed && pauseReasons.isEmpty { deliverPending() }
+            }
+        }
+    }
+
+    public var isReadingPaused: Bool { !pauseReasons.isEmpty }
+
+    // MARK: Writing
+
+    /// Writes `bytes` now if the kernel takes them, else queues the rest and arms the write source.
+    public func write(_ bytes: UnsafeRawBufferPointer) {
+        worker.assertOnQueue()
+        guard !isClosed, bytes.count > 0 else { return }
+        let progress = writeQueue.write(bytes, fd: fd, io: worker.io)
+        afterWrite(progress)
+    }
+
+    public func write(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { write($0) }
+    }
+
+    private func afterWrite(_ progress: WriteQueue.Progress) {
+        switch progress {
+        case .drained:
+            disarmWriteSource()
+            if aboveHighWater {
+                aboveHighWater = false
+                handler?.channelWritable(self)
+            }
+            if closeWhenFlushed { close() }
+        case .pending:
+            if writeQueue.count > highWaterMark { aboveHighWater = true }
+            armWriteSource()
+        case .failed:
+            close()
+        }
+    }
+
+    private func armWriteSource() {
+        guard !isClosed else { return }
+        if let source = writeSource {
+            if writeSuspended {
+                writeSuspended = false
+                source.resume()
+            }
+            return
+        }
+        let source = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: worker.queue)
+        source.setEventHandler { [self] in writable() }
+        source.setCancelHandler { [self] in sourceCancelled(read: false) }
+        writeSource = source
+        liveSources += 1
+        source.activate()
+    }
+
+    private func disarmWriteSource() {
+        if let source = writeSource, !writeSuspended, !writeCancelled {
+            source.suspend()
+            writeSuspended = true
+        }
+    }
+
+    private func writable() {
+        guard !isClosed else { return }
+        if connecting {
+            connecting = false
+            let error = Sockets.pendingError(fd)
+            disarmWriteSource()
+            if error == 0 { startReading() }
+            handler?.channelConnected(self, errno: error)
+            return
+        }
+        let progress = writeQueue.flush(fd: fd, io: worker.io)
+        if case .pending = progress {
+            if aboveHighWater && writeQueue.count <= lowWaterMark {
+                aboveHighWater = false
+                handler?.channelWritable(self)
+            }
+            return
+        }
+        afterWrite(progress)
+    }
+
+    // MARK: Closing
+
+    /// Closes once everything queued is written (reading stops now).
+    public func closeAfterFlush() {
+        worker.assertOnQueue()
+        guard !isClosed else { return }
+        pauseReading(.closing)
+        if writeQueue.isEmpty {
+            close()
+        } else {
+            closeWhenFlushed = true
+        }
+    }
+
+    /// Half-closes the sending side once the queue is empty (for a lingering close).
+    public func shutdownWrite() {
+        guard !isClosed else { return }
+        _ = Glibc.shutdown(fd, Int32(SHUT_WR))
+    }
+
+    /// Closes now: queued bytes are dropped, the handler gets `channelClosed` once.
+    public func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        writeQueue.discard()
+        cancelReadSource()
+        if let source = writeSource, !writeCancelled {
+            writeCancelled = true
+            source.cancel()
+            if writeSuspended {
+                writeSuspended = false
+                source.resume()
+            }
+        }
+        if liveSources == 0 { Sockets.close(fd) }
+        let h = handler
+        handler = nil
+        h?.channelClosed(self)
+    }
+
+    private func cancelReadSource() {
+        guard let source = readSource, !readCancelled else { return }
+        readCancelled = true
+        source.cancel()
+        if readSuspended {
+            readSuspended = false
+            source.resume()
+        }
+    }
+
+    private func sourceCancelled(read: Bool) {
+        liveSources -= 1
+        if read { readSource = nil } else { writeSource = nil }
+        if isClosed && liveSources == 0 {
+            pendingInput = []
+            Sockets.close(fd)
+        }
+    }
+}
