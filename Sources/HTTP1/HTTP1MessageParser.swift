@@ -250,6 +250,7 @@ struct HTTP1MessageParser: Sendable {
         let major = head[s + 5]
         guard major >= zero && major <= nine else { throw malformed("invalid HTTP version") }
         if range.count == 6 {
+            guard major != one else { throw malformed("invalid HTTP version") }
             throw error(.versionNotSupported, "HTTP/\(major - zero) is not supported over HTTP/1.1")
         }
         let minor = head[s + 7]
