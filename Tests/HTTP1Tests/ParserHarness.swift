@@ -47,14 +47,16 @@ func parseOnce<P: DrivableParser>(_ parser: inout P, _ input: [UInt8]) throws(HT
 
 /// Feeds `chunks` one after the other like a real connection: the caller keeps the unconsumed
 /// tail, appends the new bytes, and calls `parse` until it returns no event.
-/// `beforeMessage` runs before the first byte and after every `.end`.
+/// `beforeMessage` runs before the first byte and after every `.end`, given how many
+/// `.end`s were seen so far.
 func drive<P: DrivableParser>(
-    _ parser: inout P, _ chunks: [[UInt8]], beforeMessage: (inout P) -> Void = { _ in },
+    _ parser: inout P, _ chunks: [[UInt8]], beforeMessage: (inout P, Int) -> Void = { _, _ in },
     file: StaticString = #filePath, line: UInt = #line
 ) -> Outcome<P.Head> {
     var outcome = Outcome<P.Head>()
     var pending: [UInt8] = []
-    beforeMessage(&parser)
+    var ends = 0
+    beforeMessage(&parser, 0)
     func record(_ event: Observed<P.Head>) {
         if case .body(let more) = event, case .body(let previous)? = outcome.events.last {
             outcome.events[outcome.events.count - 1] = .body(previous + more)
@@ -92,7 +94,10 @@ func drive<P: DrivableParser>(
             }
             pending.removeFirst(result.consumed)
             if result.event == nil { break }
-            if case .end? = result.event { beforeMessage(&parser) }
+            if case .end? = result.event {
+                ends += 1
+                beforeMessage(&parser, ends)
+            }
         }
     }
     outcome.leftover = pending
@@ -103,7 +108,7 @@ func drive<P: DrivableParser>(
 /// every way must give the same outcome. Returns the whole-input outcome.
 @discardableResult
 func assertSplitInvariant<P: DrivableParser>(
-    _ input: [UInt8], _ make: () -> P, beforeMessage: (inout P) -> Void = { _ in },
+    _ input: [UInt8], _ make: () -> P, beforeMessage: (inout P, Int) -> Void = { _, _ in },
     file: StaticString = #filePath, line: UInt = #line
 ) -> Outcome<P.Head> {
     var whole = make()
