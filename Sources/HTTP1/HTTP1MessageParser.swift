@@ -89,19 +89,8 @@ struct HTTP1MessageParser: Sendable {
         self.limits = limits
     }
 
-    /// Whether the current message's body is delimited by the connection closing and
-    /// every byte so far was delivered.
-    var isReadingUntilClose: Bool {
-        if case .untilClose = phase { return true }
-        return false
-    }
-
-    var isEndPending: Bool {
-        if case .endPending = phase { return true }
-        return false
-    }
-
-    /// The upstream closed: completes a close-delimited body.
+    /// The upstream closed: true (and the message is complete) when the body was
+    /// close-delimited, or already complete with only `.end` left to deliver.
     mutating func finishAtClose() -> Bool {
         switch phase {
         case .untilClose, .endPending:
@@ -556,8 +545,8 @@ struct HTTP1MessageParser: Sendable {
         }
     }
 
-    /// Compares token bytes with a lower-case ASCII name (`| 0x20` folds letters; token bytes
-    /// that fold onto another token byte don't occur in these names' punctuation, `-`).
+    /// Whether the bytes in `range` (as long as `name`) spell the lower-case ASCII `name`,
+    /// ignoring the case of letters.
     private func equalsLowercase(_ head: UnsafeRawBufferPointer, _ range: Range<Int>, _ name: StaticString) -> Bool {
         let p = name.utf8Start
         var k = 0
