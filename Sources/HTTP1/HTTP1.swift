@@ -1,1 +1,0 @@
-// HTTP1: built in its own issue step; see ARCHITECTURE.md.
