@@ -33,8 +33,8 @@ public enum TLSMinimumVersion: Sendable {
     }
 }
 
-/// The highest protocol version a context offers (tests use it to play an old peer).
-enum TLSMaximumVersion: Sendable {
+/// The highest protocol version a client context offers.
+public enum TLSMaximumVersion: Sendable {
     case tls12, tls13
 
     var wireValue: Int32 {
@@ -130,17 +130,11 @@ public final class TLSContext: @unchecked Sendable {
     ///
     /// `verify` on: the server's chain must verify against `caFile` (PEM bundle) or, when nil,
     /// the system store; engines also check the host name they are given. ALPN offers `alpn`
-    /// (`http/1.1` unless told otherwise). `clientCertificate` is presented when the server asks.
+    /// (`http/1.1` unless told otherwise). `maxVersion` caps the version offered (nil: TLS 1.3).
+    /// `clientCertificate` is presented when the server asks for one.
     public static func client(verify: Bool, caFile: String?, minVersion: TLSMinimumVersion = .tls12,
-                              alpn: [String] = ["http/1.1"],
+                              maxVersion: TLSMaximumVersion? = nil, alpn: [String] = ["http/1.1"],
                               clientCertificate: (certFile: String, keyFile: String)? = nil) throws(TLSContextError) -> TLSContext {
-        try client(verify: verify, caFile: caFile, minVersion: minVersion, maxVersion: nil, alpn: alpn,
-                   clientCertificate: clientCertificate)
-    }
-
-    /// `client` with a cap on the version offered (tests play an old client with it).
-    static func client(verify: Bool, caFile: String?, minVersion: TLSMinimumVersion, maxVersion: TLSMaximumVersion?,
-                       alpn: [String], clientCertificate: (certFile: String, keyFile: String)?) throws(TLSContextError) -> TLSContext {
         let wire = try alpnWireFormat(alpn)
         let handle = try CTXHandle(server: false)
         try handle.configureCommon(minVersion: minVersion, maxVersion: maxVersion)

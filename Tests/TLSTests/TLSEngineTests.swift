@@ -410,12 +410,19 @@ final class TLSEngineTests: XCTestCase {
     // MARK: Renegotiation
 
     func testRenegotiationIsRefused() throws {
-        let (client, server) = try connectedPair(client: clientContext(maxVersion: .tls12))
-        // The client is ours too and refuses to start one.
+        // A client that would renegotiate: our contexts set SSL_OP_NO_RENEGOTIATION, so clear it here.
+        let willing = try clientContext(maxVersion: .tls12)
+        _ = errata_SSL_CTX_clear_options(willing.primary, errata_SSL_OP_NO_RENEGOTIATION)
+        let (client, server) = try connectedPair(client: willing)
         ERR_clear_error()
-        XCTAssertEqual(SSL_renegotiate(client.ssl), 0)
-        ERR_clear_error()
-        XCTAssertEqual(SSL_renegotiate(server.ssl), 0)
-        ERR_clear_error()
+        XCTAssertEqual(SSL_renegotiate(client.ssl), 1)
+        XCTAssertEqual(client.handshake(), .incomplete)
+        XCTAssertGreaterThan(EnginePump.transfer(from: client, to: server), 0, "a new ClientHello went out")
+        var plaintext: [UInt8] = []
+        XCTAssertEqual(server.read(into: &plaintext), .wantMoreCiphertext, "the server declines without failing")
+        XCTAssertTrue(server.hasPendingCiphertext, "the no_renegotiation alert")
+        XCTAssertGreaterThan(EnginePump.transfer(from: server, to: client), 0)
+        XCTAssertEqual(client.handshake(), .failed(.protocolError("no renegotiation")))
+
     }
 }
