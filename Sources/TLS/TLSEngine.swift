@@ -172,6 +172,8 @@ public final class TLSEngine {
             out.removeLast(chunk - (rc == 1 ? got : 0))
             if rc == 1 {
                 total += got
+                // Nothing buffered in SSL or the BIO: another SSL_read would only say WANT_READ.
+                if SSL_has_pending(ssl) == 0 && errata_BIO_pending(readBIO) == 0 { return .bytes(total) }
                 continue
             }
             let code = SSL_get_error(ssl, 0)

@@ -1,4 +1,6 @@
 import CSSL
+import Dispatch
+import Synchronization
 import XCTest
 @testable import TLS
 
@@ -132,6 +134,22 @@ final class TLSEngineTests: XCTestCase {
         XCTAssertTrue(cipher.contains("GCM") || cipher.contains("CHACHA20"), cipher)
         let message = Array("over 1.2".utf8)
         XCTAssertEqual(EnginePump.send(message, from: client, to: server).received, message)
+    }
+
+    /// Contexts are shared by workers: engines made from one context on several threads at once.
+    func testEnginesFromOneContextOnSeveralThreads() throws {
+        let server = try serverContext()
+        let client = try clientContext()
+        let completed = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: 16) { index in
+            let serverEngine = TLSEngine(context: server, role: .server)
+            let clientEngine = TLSEngine(context: client, role: .client(serverName: index.isMultiple(of: 2) ? "api.test" : "legacy.test"))
+            let result = EnginePump.handshake(client: clientEngine, server: serverEngine)
+            if result.client == .complete && result.server == .complete {
+                completed.add(1, ordering: .relaxed)
+            }
+        }
+        XCTAssertEqual(completed.load(ordering: .relaxed), 16)
     }
 
     // MARK: ALPN
@@ -351,8 +369,10 @@ final class TLSEngineTests: XCTestCase {
 
     /// Runs a first connection, lets the client process what came after the handshake (TLS 1.3
     /// tickets), and returns the saved session.
-    private func firstSession(server: TLSContext, client: TLSContext) throws -> TLSSession {
-        let (clientEngine, serverEngine) = try connectedPair(server: server, client: client)
+    /// The engines are freed without close_notify, as when a peer just closes the socket: the
+    /// session must stay resumable.
+    private func firstSession(server: TLSContext, client: TLSContext, serverName: String = "api.test") throws -> TLSSession {
+        let (clientEngine, serverEngine) = try connectedPair(server: server, client: client, serverName: serverName)
         XCTAssertFalse(serverEngine.sessionReused)
         var plaintext: [UInt8] = []
         XCTAssertEqual(clientEngine.read(into: &plaintext), .wantMoreCiphertext)
@@ -371,6 +391,19 @@ final class TLSEngineTests: XCTestCase {
         XCTAssertTrue(serverEngine.sessionReused)
         XCTAssertTrue(clientEngine.sessionReused)
         XCTAssertEqual(serverEngine.protocolVersion, "TLSv1.3")
+    }
+
+    /// Tickets are sealed with the first context's keys even when SNI switched to another certificate.
+    func testSessionResumesForASecondSNICertificate() throws {
+        let server = try serverContext()
+        let client = try clientContext()
+        let session = try firstSession(server: server, client: client, serverName: "v1.legacy.test")
+        let serverEngine = TLSEngine(context: server, role: .server)
+        let clientEngine = TLSEngine(context: client, role: .client(serverName: "v1.legacy.test"), resuming: session)
+        let result = EnginePump.handshake(client: clientEngine, server: serverEngine)
+        XCTAssertEqual(result.client, .complete)
+        XCTAssertTrue(serverEngine.sessionReused)
+        XCTAssertEqual(clientEngine.peerCertificateSubject, "CN=legacy.test,O=errata")
     }
 
     func testTLS12SessionResumes() throws {
