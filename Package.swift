@@ -63,6 +63,8 @@ let package = Package(
         // The demo legacy APIs (a library the tests reuse, and an executable for `make run`).
         .target(name: "LegacyDemo", dependencies: ["CSystemShims", "CZlib"], swiftSettings: strict),
         .executableTarget(name: "legacy-demo", dependencies: ["LegacyDemo"], swiftSettings: strict),
+        // Benchmark: full TLS handshakes per second between two in-memory engines.
+        .executableTarget(name: "TLSBench", dependencies: ["TLS"], swiftSettings: strict),
 
         .testTarget(name: "LenientJSONTests", dependencies: ["LenientJSON"]),
         .testTarget(name: "ProxyModelTests", dependencies: ["ProxyModel"]),

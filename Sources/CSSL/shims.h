@@ -24,6 +24,16 @@ static inline int errata_SSL_CTX_get_ex_new_index(void) { return SSL_CTX_get_ex_
 static inline long errata_SSL_CTX_add_extra_chain_cert(SSL_CTX *ctx, X509 *x) { return SSL_CTX_add_extra_chain_cert(ctx, x); }
 static inline long errata_SSL_CTX_set1_groups_list(SSL_CTX *ctx, const char *list) { return SSL_CTX_set1_groups_list(ctx, list); }
 
+static inline long errata_SSL_CTX_set_max_proto_version(SSL_CTX *ctx, int version) { return SSL_CTX_set_max_proto_version(ctx, version); }
+static inline long errata_SSL_CTX_clear_options(SSL_CTX *ctx, unsigned long op) { return (long)SSL_CTX_clear_options(ctx, op); }
+static inline long errata_BIO_set_mem_eof_return(BIO *b, long v) { return BIO_set_mem_eof_return(b, v); }
+static inline int errata_ERR_GET_REASON(unsigned long e) { return ERR_GET_REASON(e); }
+static inline int errata_ERR_GET_LIB(unsigned long e) { return ERR_GET_LIB(e); }
+
+static const unsigned long errata_SSL_OP_IGNORE_UNEXPECTED_EOF = SSL_OP_IGNORE_UNEXPECTED_EOF;
+static const unsigned long errata_SSL_OP_NO_SSLv3 = SSL_OP_NO_SSLv3;
+static const unsigned long errata_XN_FLAG_RFC2253 = XN_FLAG_RFC2253;
+
 static const unsigned long errata_SSL_OP_NO_RENEGOTIATION = SSL_OP_NO_RENEGOTIATION;
 static const unsigned long errata_SSL_OP_NO_COMPRESSION = SSL_OP_NO_COMPRESSION;
 static const unsigned long errata_SSL_OP_CIPHER_SERVER_PREFERENCE = SSL_OP_CIPHER_SERVER_PREFERENCE;

@@ -1,1 +1,0 @@
-// TLS: built in its own issue step; see ARCHITECTURE.md.

@@ -1,5 +1,0 @@
-import XCTest
-
-final class TLSTestsPlaceholder: XCTestCase {
-    func testModuleBuilds() {}
-}
