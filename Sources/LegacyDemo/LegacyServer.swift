@@ -6,7 +6,6 @@ import Darwin
 import CSystemShims
 import Dispatch
 import Foundation
-import Synchronization
 
 /// Errors from starting a `LegacyServer`.
 public struct LegacyServerError: Error, CustomStringConvertible {
@@ -30,7 +29,7 @@ public final class LegacyServer: Sendable {
 
     private let listenFD: Int32
     private let handler: @Sendable (LegacyRequest) -> LegacyResponse
-    private let state = Mutex(State())
+    private let state = QueueLocked(State())
     private let threads = DispatchGroup()
 
     private struct State {

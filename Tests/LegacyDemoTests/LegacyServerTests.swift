@@ -5,12 +5,11 @@ import Darwin
 #endif
 import Dispatch
 import LegacyDemo
-import Synchronization
 import XCTest
 
 /// The requests a handler saw, for assertions from the test thread.
 final class RequestLog: Sendable {
-    private let requests = Mutex<[LegacyRequest]>([])
+    private let requests = QueueLocked<[LegacyRequest]>([])
     func append(_ request: LegacyRequest) { requests.withLock { $0.append(request) } }
     var all: [LegacyRequest] { requests.withLock { $0 } }
 }
@@ -368,7 +367,7 @@ final class LegacyServerTests: XCTestCase {
         let server = try serve { .json(200, $0.path) }
         let hanging = try RawHTTPClient(port: server.port)
         hanging.send("GET /slow-partial HTTP/1.1\r\nHost: h\r\n")  // never finishes its head
-        let results = Mutex<[String]>([])
+        let results = QueueLocked<[String]>([])
         DispatchQueue.concurrentPerform(iterations: 8) { i in
             guard let client = try? RawHTTPClient(port: server.port),
                   let response = try? client.exchange("GET /\(i) HTTP/1.1\r\nHost: h\r\n\r\n") else { return }
