@@ -77,6 +77,7 @@ let package = Package(
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "CSystemShims"]),
         .testTarget(name: "TLSTests", dependencies: ["TLS", "CSSL"]),
         .testTarget(name: "HTTP2Tests", dependencies: ["HTTP2", "CNGHTTP2", "ProxyModel"]),
+        .testTarget(name: "LegacyDemoTests", dependencies: ["LegacyDemo", "CZlib"]),
         .testTarget(name: "IntegrationTests",
                     dependencies: ["Proxy", "ProxyConfig", "ProxyModel", "LegacyDemo", "LenientJSON", "CZlib"],
                     resources: [.copy("Fixtures")]),

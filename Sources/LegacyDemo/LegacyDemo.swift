@@ -1,1 +1,0 @@
-// LegacyDemo: built in its own issue step; see ARCHITECTURE.md.
