@@ -68,18 +68,9 @@ let package = Package(
 
         .testTarget(name: "LenientJSONTests", dependencies: ["LenientJSON"]),
         .testTarget(name: "ProxyModelTests", dependencies: ["ProxyModel"]),
-        .testTarget(name: "ErrorNormalizerTests", dependencies: ["ErrorNormalizer", "ProxyModel", "LenientJSON"],
-                    resources: [.copy("Fixtures")]),
-        .testTarget(name: "RateLimitTests", dependencies: ["RateLimit"]),
-        .testTarget(name: "RouterTests", dependencies: ["Router", "ProxyModel"]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "ProxyModel"]),
-        .testTarget(name: "ProxyConfigTests", dependencies: ["ProxyConfig", "ProxyModel", "LenientJSON"]),
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "CSystemShims"]),
         .testTarget(name: "TLSTests", dependencies: ["TLS", "CSSL"]),
-        .testTarget(name: "HTTP2Tests", dependencies: ["HTTP2", "CNGHTTP2", "ProxyModel"]),
         .testTarget(name: "LegacyDemoTests", dependencies: ["LegacyDemo", "CZlib"]),
-        .testTarget(name: "IntegrationTests",
-                    dependencies: ["Proxy", "ProxyConfig", "ProxyModel", "LegacyDemo", "LenientJSON", "CZlib"],
-                    resources: [.copy("Fixtures")]),
     ]
 )

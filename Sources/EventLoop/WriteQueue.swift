@@ -26,12 +26,15 @@ public struct WriteQueue {
     public var count: Int { pending.count - offset }
     public var isEmpty: Bool { offset == pending.count }
 
-    /// Writes `bytes` to `fd` (after whatever is already queued) and queues what the kernel
-    /// does not accept now.
+    /// Writes `bytes` to `fd` and queues what the kernel does not accept now.
+    ///
+    /// When bytes are already queued the kernel's buffer was full a moment ago and the write
+    /// source is armed, so `bytes` are only appended (no syscall that would likely fail with
+    /// `EAGAIN`); the next `flush` sends everything in one call. Returns `.pending` then.
     public mutating func write(_ bytes: UnsafeRawBufferPointer, fd: Int32, io: some SocketIO) -> Progress {
         if !isEmpty {
             pending.append(contentsOf: bytes)
-            return flush(fd: fd, io: io)
+            return .pending
         }
         var written = 0
         while written < bytes.count {

@@ -1,1 +1,1 @@
-// Proxy: built in its own issue step; see ARCHITECTURE.md.
+// Proxy: client and upstream connections, pools, phases (in progress; see wip/ in the working tree).

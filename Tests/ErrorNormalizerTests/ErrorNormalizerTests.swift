@@ -1,5 +1,0 @@
-import XCTest
-
-final class ErrorNormalizerTestsPlaceholder: XCTestCase {
-    func testModuleBuilds() {}
-}

@@ -1,5 +1,0 @@
-import XCTest
-
-final class EventLoopTestsPlaceholder: XCTestCase {
-    func testModuleBuilds() {}
-}

@@ -1,5 +1,0 @@
-import XCTest
-
-final class LenientJSONTestsPlaceholder: XCTestCase {
-    func testModuleBuilds() {}
-}

@@ -1,5 +1,0 @@
-import XCTest
-
-final class ProxyConfigTestsPlaceholder: XCTestCase {
-    func testModuleBuilds() {}
-}

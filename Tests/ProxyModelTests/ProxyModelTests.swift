@@ -1,5 +1,0 @@
-import XCTest
-
-final class ProxyModelTestsPlaceholder: XCTestCase {
-    func testModuleBuilds() {}
-}

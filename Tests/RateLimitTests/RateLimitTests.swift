@@ -1,5 +1,0 @@
-import XCTest
-
-final class RateLimitTestsPlaceholder: XCTestCase {
-    func testModuleBuilds() {}
-}

@@ -1,5 +1,0 @@
-import XCTest
-
-final class RouterTestsPlaceholder: XCTestCase {
-    func testModuleBuilds() {}
-}
