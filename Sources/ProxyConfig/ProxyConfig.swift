@@ -1,1 +1,0 @@
-// ProxyConfig: built in its own issue step; see ARCHITECTURE.md.

@@ -1,0 +1,76 @@
+/// The request target, split and normalized the way routing needs it.
+public struct RequestTarget: Sendable, Equatable {
+    /// The path with dot-segments removed (RFC 3986 §5.2.4); percent-encoding left as sent.
+    public var path: String
+    /// The query without its `?`, or nil.
+    public var query: String?
+
+    /// Parses an origin-form target (`/a/../b?x`) or an absolute-form one
+    /// (`http://host/a`, whose authority is ignored here). nil: not a path we route
+    /// (empty, `*`, authority-form), or a path that climbs above `/` — both a 400.
+    public init?(_ target: String) {
+        var t = Substring(target)
+        if !t.hasPrefix("/") {
+            let lower = t.lowercased()
+            guard lower.hasPrefix("http://") || lower.hasPrefix("https://"),
+                  let colon = t.firstIndex(of: ":") else { return nil }
+            t = t[t.index(colon, offsetBy: 3)...]
+            if let slash = t.firstIndex(where: { $0 == "/" || $0 == "?" }) {
+                t = t[slash...]
+            } else {
+                t = "/"
+            }
+            if t.hasPrefix("?") { t = "/" + t }
+        }
+        if let q = t.firstIndex(of: "?") {
+            query = String(t[t.index(after: q)...])
+            t = t[..<q]
+        } else {
+            query = nil
+        }
+        guard let normalized = RequestTarget.removeDotSegments(t) else { return nil }
+        path = normalized
+    }
+
+    /// The target to send upstream: `path` (already prefix-stripped by the caller) and the query.
+    public func origin(path: String) -> String {
+        guard let query else { return path }
+        return path + "?" + query
+    }
+
+    /// RFC 3986 §5.2.4 for an absolute path; nil when `..` would climb above the root.
+    public static func removeDotSegments(_ path: Substring) -> String? {
+        if !path.contains(".") { return String(path) }
+        var output: [Substring] = []
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        var trailingSlash = false
+        for (i, seg) in segments.enumerated() {
+            let last = i == segments.count - 1
+            switch seg {
+            case ".":
+                trailingSlash = last
+            case "..":
+                guard !output.isEmpty else { return nil }
+                output.removeLast()
+                trailingSlash = last
+            default:
+                output.append(seg)
+                trailingSlash = false
+            }
+        }
+        var result = "/" + output.joined(separator: "/")
+        if trailingSlash && !output.isEmpty { result += "/" }
+        return result
+    }
+
+    /// `Host` without its port, lower-cased (`API.example.com:8080` → `api.example.com`, `[::1]:80` → `[::1]`).
+    public static func hostWithoutPort(_ host: String) -> String {
+        var h = Substring(host)
+        if h.hasPrefix("[") {
+            if let close = h.firstIndex(of: "]") { h = h[...close] }
+        } else if let colon = h.lastIndex(of: ":") {
+            h = h[..<colon]
+        }
+        return h.lowercased()
+    }
+}

@@ -1,1 +1,0 @@
-// Router: built in its own issue step; see ARCHITECTURE.md.
