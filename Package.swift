@@ -63,6 +63,8 @@ let package = Package(
         // The demo legacy APIs (a library the tests reuse, and an executable for `make run`).
         .target(name: "LegacyDemo", dependencies: ["CSystemShims", "CZlib"], swiftSettings: strict),
         .executableTarget(name: "legacy-demo", dependencies: ["LegacyDemo"], swiftSettings: strict),
+        // A blocking HTTP/1.1 client written apart from the code under test; only tests use it.
+        .target(name: "HTTPTestClient", dependencies: ["CZlib"], swiftSettings: strict),
         // Benchmark: full TLS handshakes per second between two in-memory engines.
         .executableTarget(name: "TLSBench", dependencies: ["TLS"], swiftSettings: strict),
 
@@ -71,6 +73,9 @@ let package = Package(
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "ProxyModel"]),
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "CSystemShims"]),
         .testTarget(name: "TLSTests", dependencies: ["TLS", "CSSL"]),
-        .testTarget(name: "LegacyDemoTests", dependencies: ["LegacyDemo", "CZlib"]),
+        .testTarget(name: "LegacyDemoTests", dependencies: ["LegacyDemo", "HTTPTestClient", "CZlib"]),
+        .testTarget(name: "IntegrationTests",
+                    dependencies: ["Proxy", "ProxyConfig", "ProxyModel", "Router", "LegacyDemo", "HTTPTestClient",
+                                   "EventLoop", "ErrorNormalizer", "RateLimit"]),
     ]
 )

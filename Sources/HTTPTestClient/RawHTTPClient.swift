@@ -6,23 +6,23 @@ import Darwin
 import CZlib
 
 /// A response as read off the wire by `RawHTTPClient`.
-struct RawResponse {
-    var status: Int
-    var reason: String
-    var headers: [(String, String)]
+public struct RawResponse: Sendable {
+    public var status: Int
+    public var reason: String
+    public var headers: [(String, String)]
     /// The body with chunked framing removed.
-    var body: [UInt8]
+    public var body: [UInt8]
     /// The bytes after the head exactly as received (chunk framing included).
-    var rawBody: [UInt8]
+    public var rawBody: [UInt8]
 
-    func header(_ name: String) -> String? {
+    public func header(_ name: String) -> String? {
         headers.first { $0.0.lowercased() == name.lowercased() }?.1
     }
 
-    var bodyText: String { String(decoding: body, as: UTF8.self) }
+    public var bodyText: String { String(decoding: body, as: UTF8.self) }
 }
 
-enum RawClientError: Error, Equatable {
+public enum RawClientError: Error, Equatable {
     case connectFailed(Int32)
     case timedOut
     /// The server closed before the response was complete; the bytes received so far.
@@ -30,15 +30,15 @@ enum RawClientError: Error, Equatable {
     case malformed(String)
 }
 
-/// A deliberately simple blocking HTTP/1.1 client over a loopback socket, written separately from
+/// A deliberately simple blocking HTTP/1.1 client (a library only the tests use) over a loopback socket, written separately from
 /// the server under test: it sends whatever bytes a test gives it and parses responses strictly
 /// enough to check framing. Used from one test thread.
-final class RawHTTPClient {
-    let fd: Int32
+public final class RawHTTPClient {
+    public let fd: Int32
     private var buffer: [UInt8] = []
 
     /// Connects to 127.0.0.1:`port`; reads give up after `timeoutMilliseconds`.
-    init(port: Int, timeoutMilliseconds: Int = 10_000) throws {
+    public init(port: Int, timeoutMilliseconds: Int = 10_000) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -59,14 +59,14 @@ final class RawHTTPClient {
 
     deinit { Glibc.close(fd) }
 
-    func setTimeout(milliseconds: Int) {
+    public func setTimeout(milliseconds: Int) {
         var timeout = timeval(tv_sec: milliseconds / 1000, tv_usec: Int((milliseconds % 1000) * 1000))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    func send(_ text: String) { send(Array(text.utf8)) }
+    public func send(_ text: String) { send(Array(text.utf8)) }
 
-    func send(_ bytes: [UInt8]) {
+    public func send(_ bytes: [UInt8]) {
         var offset = 0
         while offset < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
@@ -76,7 +76,7 @@ final class RawHTTPClient {
     }
 
     /// Half-closes the sending side.
-    func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
+    public func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
 
     /// Receives into the buffer: true when bytes came, false on EOF; throws on timeout.
     private func fill() throws -> Bool {
@@ -95,7 +95,7 @@ final class RawHTTPClient {
     }
 
     /// Everything until the server closes.
-    func readToEOF() throws -> [UInt8] {
+    public func readToEOF() throws -> [UInt8] {
         while try fill() {}
         defer { buffer.removeAll() }
         return buffer
@@ -103,7 +103,7 @@ final class RawHTTPClient {
 
     /// Whether the server closed the connection (true) or kept it open past the timeout (false),
     /// discarding anything received.
-    func waitForClose() -> Bool {
+    public func waitForClose() -> Bool {
         do {
             _ = try readToEOF()
             return true
@@ -134,7 +134,7 @@ final class RawHTTPClient {
     }
 
     /// Reads one response (interim 1xx responses are returned as such). `forHEAD` reads no body.
-    func readResponse(forHEAD: Bool = false) throws -> RawResponse {
+    public func readResponse(forHEAD: Bool = false) throws -> RawResponse {
         let statusLine = try takeLine()
         let parts = statusLine.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count >= 2, parts[0] == "HTTP/1.1", let status = Int(parts[1]) else {
@@ -177,14 +177,14 @@ final class RawHTTPClient {
     }
 
     /// Sends `request` and reads the response.
-    func exchange(_ request: String, forHEAD: Bool = false) throws -> RawResponse {
+    public func exchange(_ request: String, forHEAD: Bool = false) throws -> RawResponse {
         send(request)
         return try readResponse(forHEAD: forHEAD)
     }
 }
 
 extension String {
-    func trimmingCharacters(in set: Character) -> String {
+    public func trimmingCharacters(in set: Character) -> String {
         var s = self[...]
         while s.first == set { s = s.dropFirst() }
         while s.last == set { s = s.dropLast() }
@@ -193,7 +193,7 @@ extension String {
 }
 
 /// gunzips `bytes` with zlib; nil when they are not one complete gzip member.
-func gunzip(_ bytes: [UInt8]) -> [UInt8]? {
+public func gunzip(_ bytes: [UInt8]) -> [UInt8]? {
     var stream = z_stream()
     guard errata_inflateInit2(&stream, 15 + 16) == Z_OK else { return nil }
     defer { inflateEnd(&stream) }

@@ -1,0 +1,395 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import EventLoop
+import HTTP1
+import ProxyConfig
+import ProxyModel
+import Router
+
+/// One request and its response, through named phases (Pingora's lifecycle):
+///
+/// 1. `requestFilter` — target normalization, routing (404), body limit (413);
+/// 2. `rateLimitFilter` — the route's token buckets (429);
+/// 3. `connectToUpstream` — pool, round robin, passive health, retries (502/503/504);
+/// 4. `sendRequest` — the rewritten head, then the body streamed with backpressure;
+/// 5. `responseFilter` — the upstream head, hop-by-hop removal, then the body streamed;
+/// 6. `logging` — one access-log line.
+///
+/// Every failure goes through `failToProxy`, the only place that turns a `ProxyError` into a
+/// response (or, once the head has gone out, into a truncated one).
+///
+/// Confined to the worker's queue. The downstream owns the exchange; the exchange owns its
+/// upstream connection until it releases it to the pool.
+final class Exchange: UpstreamConnectionDelegate {
+    enum Phase { case routing, connecting, sending, awaitingResponse, relaying, done }
+
+    unowned let context: WorkerContext
+    unowned let downstream: any ExchangeDownstream
+    let config: RuntimeConfig
+    let request: RequestHead
+    let requestBody: RequestBodyLength
+    let expectsContinue: Bool
+    let client: String
+    let scheme: String
+    let startedAt: UInt64
+    private(set) var requestID: String
+    private(set) var phase: Phase = .routing
+
+    private var route: Route?
+    private var pool: UpstreamPool?
+    private var upstream: UpstreamConnection?
+    private var serverIndex = 0
+    private var triedServers: Set<Int> = []
+    private var freshRetryUsed = false
+    private var upstreamHead: [UInt8] = []
+    /// Request body bytes (framed for the upstream) not yet written because no connection is ready.
+    private var pendingBody: [UInt8] = []
+    /// Everything written to the upstream, kept for one retry while it stays small; nil after.
+    private var replayBody: [UInt8]? = []
+    private static let replayLimit = 64 * 1024
+    private var bodyBytesReceived = 0
+    private var requestComplete = false
+    private var upstreamChunked = false
+    private var continueSent = false
+    private var responseStarted = false
+    private var responseStatus = 0
+    private var upstreamStatus: Int?
+    private var errorCode: String?
+    private var bytesSent = 0
+    private var lastFailure: ProxyError?
+
+    init(context: WorkerContext, downstream: any ExchangeDownstream, request: RequestHead, body: RequestBodyLength,
+         expectsContinue: Bool, client: String, scheme: String) {
+        self.context = context
+        self.downstream = downstream
+        self.config = context.config
+        self.request = request
+        self.requestBody = body
+        self.expectsContinue = expectsContinue
+        self.client = client
+        self.scheme = scheme
+        self.startedAt = Worker.now()
+        if let id = request.fields.first("X-Request-Id"), RequestIDGenerator.isAcceptable(id) {
+            requestID = id
+        } else {
+            requestID = context.nextRequestID()
+        }
+        if case .none = body { requestComplete = true }
+    }
+
+    var isDone: Bool { phase == .done }
+
+    // MARK: 1. request filter
+
+    func start() {
+        guard let target = RequestTarget(request.target) else {
+            return failToProxy(ProxyError(.malformedRequest, message: "The request target is not a valid path."))
+        }
+        let host = request.fields.first("Host") ?? ""
+        guard let route = config.snapshot.routes.match(host: host, path: target.path, method: request.method) else {
+            return failToProxy(ProxyError(.routeNotFound))
+        }
+        self.route = route
+        if case .length(let n) = requestBody, n > config.snapshot.limits.requestBodyBytes {
+            return failToProxy(ProxyError(.payloadTooLarge))
+        }
+        guard rateLimitFilter(route) else { return }
+        guard let upstreamConfig = config.snapshot.upstreams[route.upstream] else {
+            return failToProxy(ProxyError(.routeNotFound))
+        }
+        pool = context.pool(for: upstreamConfig, config: config)
+        upstreamHead = RequestForwarding.upstreamHead(
+            for: request, target: target.origin(path: route.forwardedPath(target.path)), body: requestBody,
+            client: client, scheme: scheme, requestID: requestID, snapshot: config.snapshot)
+        if case .streamed = requestBody { upstreamChunked = true }
+        phase = .connecting
+        connectToUpstream(fresh: false)
+    }
+
+    // MARK: 2. rate limits
+
+    /// Hook for the route's token buckets; true lets the request through.
+    private func rateLimitFilter(_ route: Route) -> Bool { true }
+
+    // MARK: 3. connect
+
+    private func connectToUpstream(fresh: Bool) {
+        guard let pool else { return }
+        let now = Worker.now()
+        switch pool.pickServer(excluding: triedServers, now: now) {
+        case .allDown:
+            return failToProxy(ProxyError(.upstreamUnavailable(connectionLimit: false),
+                                          message: "Every server of the upstream '\(pool.config.name)' is marked down."))
+        case .exhausted:
+            return failToProxy(lastFailure ?? ProxyError(.upstreamConnectFailed(.refused)))
+        case .server(let index):
+            serverIndex = index
+            triedServers.insert(index)
+            switch pool.acquire(server: index, fresh: fresh) {
+            case .failed(let error):
+                lastFailure = error
+                if error.retryable {
+                    pool.recordFailure(server: index, now: now)
+                    return connectToUpstream(fresh: fresh)
+                }
+                return failToProxy(error)
+            case .connecting(let conn):
+                upstream = conn
+                conn.begin(method: request.method, delegate: self)
+            case .ready(let conn):
+                upstream = conn
+                conn.begin(method: request.method, delegate: self)
+                sendRequest()
+            }
+        }
+    }
+
+    func upstreamConnected(_ conn: UpstreamConnection) {
+        guard conn === upstream else { return }
+        sendRequest()
+    }
+
+    func upstreamConnectFailed(_ conn: UpstreamConnection, errno code: Int32) {
+        guard conn === upstream, let pool else { return }
+        upstream = nil
+        pool.recordFailure(server: serverIndex, now: Worker.now())
+        lastFailure = ProxyError(.upstreamConnectFailed(.refused),
+                                 message: "The upstream '\(pool.config.name)' could not be reached.",
+                                 details: String(cString: strerror(code)), retryable: true)
+        connectToUpstream(fresh: false)
+    }
+
+    // MARK: 4. send
+
+    private func sendRequest() {
+        guard let upstream else { return }
+        phase = .sending
+        var out = upstreamHead
+        out.append(contentsOf: pendingBody)
+        pendingBody = []
+        upstream.write(out)
+        if requestComplete { requestFullyWritten() }
+        if expectsContinue && !requestComplete && !continueSent && bodyBytesReceived == 0 {
+            continueSent = true
+            downstream.sendContinue()
+        }
+        downstream.setRequestBodyFlowing(upstream.isWritable)
+    }
+
+    private func requestFullyWritten() {
+        if phase == .sending { phase = .awaitingResponse }
+        upstream?.requestWritten()
+    }
+
+    /// Request body bytes from the client (valid only during the call).
+    func receiveRequestBody(_ bytes: UnsafeRawBufferPointer) {
+        guard phase != .done, !bytes.isEmpty else { return }
+        bodyBytesReceived += bytes.count
+        if bodyBytesReceived > config.snapshot.limits.requestBodyBytes {
+            return abortUpstream(ProxyError(.payloadTooLarge))
+        }
+        var framed: [UInt8] = []
+        if upstreamChunked {
+            HTTP1Serializer.appendChunk(bytes, to: &framed)
+        } else {
+            framed.append(contentsOf: bytes)
+        }
+        forwardBody(framed)
+    }
+
+    /// The client sent the whole body.
+    func receiveRequestEnd() {
+        guard !requestComplete else { return }
+        requestComplete = true
+        guard phase != .done else { return }
+        if upstreamChunked {
+            var last: [UInt8] = []
+            HTTP1Serializer.appendLastChunk(to: &last)
+            forwardBody(last)
+        }
+        if upstream != nil && (phase == .sending || phase == .relaying) { requestFullyWritten() }
+    }
+
+    private func forwardBody(_ framed: [UInt8]) {
+        if let upstream, phase == .sending || phase == .awaitingResponse || phase == .relaying {
+            upstream.write(framed)
+            if !upstream.isWritable { downstream.setRequestBodyFlowing(false) }
+        } else {
+            pendingBody.append(contentsOf: framed)
+            if pendingBody.count >= 64 * 1024 { downstream.setRequestBodyFlowing(false) }
+        }
+        if replayBody != nil {
+            if replayBody!.count + framed.count <= Exchange.replayLimit {
+                replayBody!.append(contentsOf: framed)
+            } else {
+                replayBody = nil
+            }
+        }
+    }
+
+    func upstreamWritable(_ conn: UpstreamConnection) {
+        guard conn === upstream, !requestComplete else { return }
+        downstream.setRequestBodyFlowing(true)
+    }
+
+    // MARK: 5. response
+
+    func upstreamResponseHead(_ conn: UpstreamConnection, _ head: ResponseHead, framing: BodyFraming) {
+        guard conn === upstream, let pool else { return }
+        pool.recordSuccess(server: serverIndex)
+        phase = .relaying
+        upstreamStatus = head.status
+        responseStatus = head.status
+        var fields = head.fields
+        HopByHop.remove(from: &fields)
+        fields.remove("Content-Length")
+        if !fields.contains("X-Request-Id") { fields.append("X-Request-Id", requestID) }
+        let length: ResponseBodyLength
+        switch framing {
+        case .none:
+            length = .none
+            if let cl = head.fields.first("Content-Length") { fields.append("Content-Length", cl) }
+        case .contentLength(let n): length = .length(n)
+        case .chunked, .untilClose: length = .streamed
+        }
+        responseStarted = true
+        downstream.sendResponseHead(ResponseHead(status: head.status, reason: head.reason, fields: fields), body: length)
+    }
+
+    func upstreamResponseBody(_ conn: UpstreamConnection, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard conn === upstream else { return true }
+        bytesSent += bytes.count
+        downstream.sendResponseBody(bytes)
+        return downstream.canSendResponseBody
+    }
+
+    func upstreamReadBatchDone(_ conn: UpstreamConnection) {
+        guard conn === upstream else { return }
+        downstream.flushResponse()
+    }
+
+    /// The client can take more response bytes.
+    func downstreamWritable() {
+        upstream?.resumeResponse()
+    }
+
+    func upstreamResponseEnd(_ conn: UpstreamConnection, reusable: Bool) {
+        guard conn === upstream, let pool else { return }
+        upstream = nil
+        // A connection whose request body was not all sent cannot carry another request.
+        pool.release(conn, reusable: reusable && requestComplete && pendingBody.isEmpty)
+        downstream.sendResponseEnd()
+        finish()
+    }
+
+    func upstreamFailed(_ conn: UpstreamConnection, _ failure: UpstreamConnection.Failure) {
+        guard conn === upstream, let pool else { return }
+        upstream = nil
+        let name = pool.config.name
+        switch failure {
+        case .closed:
+            // The keep-alive race: a pooled connection closed as the request went out.
+            if conn.isReused && !conn.responseBytesSeen && !responseStarted && !freshRetryUsed,
+               let replay = replayBody, isIdempotent || !requestComplete || replay.isEmpty {
+                freshRetryUsed = true
+                pendingBody = replay + pendingBody
+                replayBody = replay
+                triedServers.remove(serverIndex)
+                phase = .connecting
+                return connectToUpstream(fresh: true)
+            }
+            failToProxy(ProxyError(.upstreamClosed,
+                                   message: "The upstream '\(name)' closed the connection before it answered."))
+        case .protocolError(let reason):
+            failToProxy(ProxyError(.upstreamProtocolError,
+                                   message: "The upstream '\(name)' answered with a response that is not valid HTTP.",
+                                   details: reason))
+        case .timeout(.connect):
+            pool.recordFailure(server: serverIndex, now: Worker.now())
+            lastFailure = ProxyError(.upstreamTimeout(.connect),
+                                     message: "The upstream '\(name)' could not be reached within \(humanDuration(pool.config.timeouts.connect)).")
+            connectToUpstream(fresh: false)
+        case .timeout(.responseHead):
+            pool.recordFailure(server: serverIndex, now: Worker.now())
+            failToProxy(ProxyError(.upstreamTimeout(.responseHead),
+                                   message: "The upstream '\(name)' did not answer within \(humanDuration(pool.config.timeouts.responseHead))."))
+        }
+    }
+
+    private var isIdempotent: Bool {
+        switch request.method {
+        case "GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE": return true
+        default: return false
+        }
+    }
+
+    // MARK: failures
+
+    /// The request cannot go on (413 mid-body, a broken body from the client): drops the
+    /// upstream connection and answers with `error` when nothing was sent yet.
+    func abortUpstream(_ error: ProxyError) {
+        if let upstream {
+            self.upstream = nil
+            upstream.delegate = nil
+            upstream.close()
+        }
+        failToProxy(error)
+    }
+
+    /// The only place a failure becomes a response: the canonical error with `Proxy-Status`
+    /// when no response byte has gone out, else a truncated response.
+    func failToProxy(_ error: ProxyError) {
+        guard phase != .done else { return }
+        errorCode = error.code
+        if let upstream {
+            self.upstream = nil
+            upstream.delegate = nil
+            upstream.close()
+        }
+        if responseStarted {
+            downstream.abortResponse()
+            finish()
+            return
+        }
+        responseStatus = error.status
+        let response = ErrorResponse.make(error, requestID: requestID, accept: request.fields.first("Accept"),
+                                          options: config.snapshot.errors.render)
+        responseStarted = true
+        downstream.sendResponseHead(response.head, body: request.method == "HEAD" ? .none : .length(response.body.count))
+        if request.method != "HEAD" {
+            bytesSent += response.body.count
+            response.body.withUnsafeBytes { downstream.sendResponseBody($0) }
+        }
+        downstream.sendResponseEnd()
+        finish()
+    }
+
+    /// The client went away: the upstream connection is dropped mid-exchange (it cannot be reused).
+    func downstreamClosed() {
+        guard phase != .done else { return }
+        if let upstream {
+            self.upstream = nil
+            upstream.delegate = nil
+            upstream.close()
+        }
+        if errorCode == nil { errorCode = "client_closed" }
+        finish(notify: false)
+    }
+
+    // MARK: 6. logging
+
+    private func finish(notify: Bool = true) {
+        phase = .done
+        context.accessLog.record(AccessLogEntry(
+            requestID: requestID, client: client, method: request.method, path: request.target,
+            protocolVersion: request.version.description, status: responseStatus, route: route?.name,
+            upstream: pool?.config.name, upstreamStatus: upstreamStatus, error: errorCode,
+            durationNanoseconds: Worker.now() - startedAt, bytesSent: bytesSent))
+        if notify { downstream.exchangeDidFinish(self) }
+    }
+}
+
+func humanDuration(_ d: Duration) -> String {
+    humanDuration(milliseconds: Int(d.nanoseconds / 1_000_000))
+}

@@ -1,1 +1,0 @@
-// Proxy: client and upstream connections, pools, phases (in progress; see wip/ in the working tree).

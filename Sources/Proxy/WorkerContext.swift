@@ -1,0 +1,81 @@
+import EventLoop
+import ProxyConfig
+
+/// Everything one worker owns: its current config, its upstream pools, its client connections
+/// and its access log.
+///
+/// Confined to `worker.queue`; `@unchecked Sendable` only so the server can create it on the
+/// main thread and hand it to the worker before any connection exists.
+final class WorkerContext: @unchecked Sendable {
+    let worker: Worker
+    private(set) var config: RuntimeConfig
+    private var pools: [String: UpstreamPool] = [:]
+    private var clients: [ObjectIdentifier: HTTP1ClientConnection] = [:]
+    let accessLog: AccessLog
+    private var requestIDs = RequestIDGenerator()
+    private(set) var draining = false
+    /// Called on the worker's queue when a connection closes (the server's process-wide count).
+    let onClientClosed: @Sendable () -> Void
+
+    init(worker: Worker, config: RuntimeConfig, accessLogFD: Int32, onClientClosed: @escaping @Sendable () -> Void) {
+        self.worker = worker
+        self.config = config
+        self.accessLog = AccessLog(fd: accessLogFD)
+        self.onClientClosed = onClientClosed
+    }
+
+    /// Registers the log's flush timer. On the worker's queue.
+    func start() {
+        worker.register(accessLog)
+    }
+
+    func nextRequestID() -> String { requestIDs.next() }
+
+    var clientCount: Int { clients.count }
+
+    func accept(fd: Int32, peer: String) {
+        worker.assertOnQueue()
+        let conn = HTTP1ClientConnection(context: self, fd: fd, peer: peer)
+        clients[ObjectIdentifier(conn)] = conn
+    }
+
+    func clientClosed(_ conn: HTTP1ClientConnection) {
+        if clients.removeValue(forKey: ObjectIdentifier(conn)) != nil { onClientClosed() }
+    }
+
+    /// The pool for `upstream` under `config`; a pool built from an older, different definition
+    /// of the upstream is retired (its busy connections finish, idle ones close).
+    func pool(for upstream: UpstreamConfig, config: RuntimeConfig) -> UpstreamPool {
+        if let pool = pools[upstream.name], pool.config == upstream { return pool }
+        pools[upstream.name]?.retire()
+        let pool = UpstreamPool(config: upstream, addresses: config.addresses, worker: worker)
+        pools[upstream.name] = pool
+        return pool
+    }
+
+    /// Requests that start from now on use `config`; pools of upstreams that changed or vanished retire.
+    func apply(_ config: RuntimeConfig) {
+        worker.assertOnQueue()
+        self.config = config
+        for (name, pool) in pools where config.snapshot.upstreams[name] != pool.config {
+            pool.retire()
+            pools[name] = nil
+        }
+    }
+
+    /// Stops taking new requests: idle connections close now, busy ones after their response.
+    func beginDrain() {
+        worker.assertOnQueue()
+        draining = true
+        for conn in Array(clients.values) { conn.closeIfIdle() }
+        accessLog.flush()
+    }
+
+    /// Closes every connection at once (the second signal, or the end of the drain timeout).
+    func closeAll() {
+        worker.assertOnQueue()
+        for conn in Array(clients.values) { conn.channel.close() }
+        for pool in pools.values { pool.retire() }
+        accessLog.flush()
+    }
+}
