@@ -39,7 +39,8 @@ final class UpstreamConnection: SocketChannelHandler, DeadlineTarget {
 
     enum State { case connecting, active, idle, closed }
 
-    unowned let pool: UpstreamPool
+    /// Strong: a retired pool must outlive its busy connections.
+    let pool: UpstreamPool
     let serverIndex: Int
     private(set) var channel: SocketChannel!
     private(set) var state: State

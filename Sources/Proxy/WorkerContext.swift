@@ -11,6 +11,7 @@ final class WorkerContext: @unchecked Sendable {
     private(set) var config: RuntimeConfig
     private var pools: [String: UpstreamPool] = [:]
     private var clients: [ObjectIdentifier: HTTP1ClientConnection] = [:]
+    private var recentlyClosed: [HTTP1ClientConnection] = []
     let accessLog: AccessLog
     private var requestIDs = RequestIDGenerator()
     private(set) var draining = false
@@ -39,8 +40,15 @@ final class WorkerContext: @unchecked Sendable {
         clients[ObjectIdentifier(conn)] = conn
     }
 
+    /// Forgets a closed connection. It is kept alive until the current event has returned,
+    /// since the exchange that closed it may still be on the stack.
     func clientClosed(_ conn: HTTP1ClientConnection) {
-        if clients.removeValue(forKey: ObjectIdentifier(conn)) != nil { onClientClosed() }
+        guard let closed = clients.removeValue(forKey: ObjectIdentifier(conn)) else { return }
+        onClientClosed()
+        recentlyClosed.append(closed)
+        if recentlyClosed.count == 1 {
+            worker.queue.async { [self] in recentlyClosed.removeAll() }
+        }
     }
 
     /// The pool for `upstream` under `config`; a pool built from an older, different definition
