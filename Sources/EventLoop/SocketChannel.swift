@@ -193,14 +193,19 @@ public final class SocketChannel: @unchecked Sendable {
             readSuspended = false
             source.resume()
         }
-        if !pendingInput.isEmpty && !redeliveryScheduled {
-            // Bytes already read will not make the socket readable again: hand them over now,
-            // outside the caller's stack.
-            redeliveryScheduled = true
-            worker.queue.async { [self] in
-                redeliveryScheduled = false
-                if !isClosed && pauseReasons.isEmpty { deliverPending() }
-            }
+        redeliverPending()
+    }
+
+    /// Hands bytes read but not consumed to the handler again, soon and outside the caller's
+    /// stack (they will not make the socket readable again). Nothing when none are pending or
+    /// reading is paused.
+    public func redeliverPending() {
+        worker.assertOnQueue()
+        guard !pendingInput.isEmpty, !redeliveryScheduled, !isClosed else { return }
+        redeliveryScheduled = true
+        worker.queue.async { [self] in
+            redeliveryScheduled = false
+            if !isClosed && pauseReasons.isEmpty { deliverPending() }
         }
     }
 

@@ -26,6 +26,7 @@ final class HTTP1ClientConnection: SocketChannelHandler, DeadlineTarget, Exchang
     private var responseFraming = ResponseFraming.none
     private var out: [UInt8] = []
     private var closing = false
+    static let pipelineBufferLimit = 64 * 1024
 
     init(context: WorkerContext, fd: Int32, peer: String, scheme: String = "http") {
         self.context = context
@@ -50,7 +51,11 @@ final class HTTP1ClientConnection: SocketChannelHandler, DeadlineTarget, Exchang
         while !closing {
             if exchange != nil && !requestInProgress {
                 // The request is in; the next one waits for this response (pipelining in order).
-                channel.pauseReading(.awaitingTurn)
+                // Reading goes on, so a client that goes away is noticed, until 64 KiB of
+                // pipelined requests wait.
+                if bytes.count - offset > HTTP1ClientConnection.pipelineBufferLimit {
+                    channel.pauseReading(.awaitingTurn)
+                }
                 return offset
             }
             if !requestInProgress && exchange == nil && offset < bytes.count && headStartedAt == 0 {
@@ -120,13 +125,9 @@ final class HTTP1ClientConnection: SocketChannelHandler, DeadlineTarget, Exchang
         channel.closeAfterFlush()
     }
 
+    /// The client closed its side. As nginx does, a close while a response is awaited is taken
+    /// as the client giving up (the upstream request is abandoned), not as a half-close.
     func channelReadEOF(_ channel: SocketChannel) {
-        if let exchange, !requestInProgress {
-            // Half-closed after a complete request: answer, then close.
-            keepAlive = false
-            _ = exchange
-            return
-        }
         channel.close()
     }
 
@@ -168,6 +169,7 @@ final class HTTP1ClientConnection: SocketChannelHandler, DeadlineTarget, Exchang
         }
         deadline = Worker.now() + UInt64(context.config.snapshot.timeouts.clientIdle.nanoseconds)
         channel.resumeReading(.awaitingTurn)
+        channel.redeliverPending()
     }
 
     // MARK: ExchangeDownstream

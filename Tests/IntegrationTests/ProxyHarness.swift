@@ -114,8 +114,17 @@ func echoServer() throws -> LegacyServer {
 
 /// Deterministic bytes a test can check without keeping a copy.
 func patternBytes(_ n: Int) -> [UInt8] {
-    (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 8) }
+    n <= pattern.count ? Array(pattern[0..<n]) : (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 8) }
 }
+
+/// 64 MiB of the pattern, built once (a debug-build `map` over 50 MiB takes seconds).
+private let pattern: [UInt8] = {
+    var bytes = [UInt8](repeating: 0, count: 64 << 20)
+    bytes.withUnsafeMutableBufferPointer { buffer in
+        for i in 0..<buffer.count { buffer[i] = UInt8(truncatingIfNeeded: i &* 31 &+ i >> 8) }
+    }
+    return bytes
+}()
 
 extension RawResponse {
     var json: [String: Any]? { try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] }
