@@ -72,5 +72,7 @@ let package = Package(
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "CSystemShims"]),
         .testTarget(name: "TLSTests", dependencies: ["TLS", "CSSL"]),
         .testTarget(name: "LegacyDemoTests", dependencies: ["LegacyDemo", "CZlib"]),
+        .testTarget(name: "ProxyConfigTests", dependencies: ["ProxyConfig", "ProxyModel", "Router", "RateLimit"]),
+        .testTarget(name: "RouterTests", dependencies: ["Router"]),
     ]
 )

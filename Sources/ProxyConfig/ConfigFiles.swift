@@ -53,12 +53,12 @@ enum ConfigFiles {
         return nil
     }
 
-    /// nil when `path` can be opened for appending: it is a writable file, or it does not exist yet
-    /// and its folder is writable.
+    /// nil when `path` can be opened for appending: it is writable and not a folder (a device
+    /// such as `/dev/null` will do), or it does not exist yet and its folder is writable.
     static func appendableFileProblem(_ path: String) -> FileProblem? {
         var info = stat()
         if stat(path, &info) == 0 {
-            guard info.st_mode & S_IFMT == S_IFREG else { return FileProblem(reason: "not a regular file") }
+            guard info.st_mode & S_IFMT != S_IFDIR else { return FileProblem(reason: "is a folder") }
             return access(path, W_OK) == 0 ? nil : FileProblem.fromErrno()
         }
         let folder = directory(of: path)

@@ -197,7 +197,8 @@ struct ConfigReader {
         return quoted.dropLast().joined(separator: ", ") + " or " + quoted.last!
     }
 
-    /// A known name close to `key` (a typo: case, `-` for `_`, or up to two edits), if any.
+    /// A known name close to `key`, if any: the same but for case and `-` for `_`, or a typo of
+    /// one edit per three letters of the name, two at most.
     static func closest(to key: String, among names: [String]) -> String? {
         let folded = String(key.lowercased().map { $0 == "-" ? "_" : $0 })
         if let same = names.first(where: { $0 == folded }) { return same }
@@ -206,16 +207,22 @@ struct ConfigReader {
         return best.0
     }
 
+    /// Edits (insert, delete, replace, swap two neighbours) that turn `a` into `b`.
     private static func editDistance(_ a: [UInt8], _ b: [UInt8]) -> Int {
-        var previous = Array(0...b.count)
-        for (i, x) in a.enumerated() {
-            var current = [i + 1]
-            for (j, y) in b.enumerated() {
-                current.append(Swift.min(previous[j] + (x == y ? 0 : 1), previous[j + 1] + 1, current[j] + 1))
+        guard !a.isEmpty, !b.isEmpty else { return max(a.count, b.count) }
+        var d = [[Int]](repeating: [Int](repeating: 0, count: b.count + 1), count: a.count + 1)
+        for i in 0...a.count { d[i][0] = i }
+        for j in 0...b.count { d[0][j] = j }
+        for i in 1...a.count {
+            for j in 1...b.count {
+                let cost = a[i - 1] == b[j - 1] ? 0 : 1
+                d[i][j] = Swift.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] {
+                    d[i][j] = Swift.min(d[i][j], d[i - 2][j - 2] + 1)
+                }
             }
-            previous = current
         }
-        return previous[b.count]
+        return d[a.count][b.count]
     }
 }
 
