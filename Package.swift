@@ -77,5 +77,7 @@ let package = Package(
         .testTarget(name: "IntegrationTests",
                     dependencies: ["Proxy", "ProxyConfig", "ProxyModel", "Router", "LegacyDemo", "HTTPTestClient",
                                    "EventLoop", "ErrorNormalizer", "RateLimit"]),
+        .testTarget(name: "ProxyConfigTests", dependencies: ["ProxyConfig", "ProxyModel", "Router", "RateLimit"]),
+        .testTarget(name: "RouterTests", dependencies: ["Router"]),
     ]
 )

@@ -63,13 +63,15 @@ public struct RequestTarget: Sendable, Equatable {
         return result
     }
 
-    /// `Host` without its port, lower-cased (`API.example.com:8080` → `api.example.com`, `[::1]:80` → `[::1]`).
+    /// `Host` without its port or a trailing dot, lower-cased (`API.example.com:8080` →
+    /// `api.example.com`, `example.com.` → `example.com`, `[::1]:80` → `[::1]`).
     public static func hostWithoutPort(_ host: String) -> String {
         var h = Substring(host)
         if h.hasPrefix("[") {
             if let close = h.firstIndex(of: "]") { h = h[...close] }
-        } else if let colon = h.lastIndex(of: ":") {
-            h = h[..<colon]
+        } else {
+            if let colon = h.lastIndex(of: ":") { h = h[..<colon] }
+            if h.count > 1 && h.hasSuffix(".") { h = h.dropLast() }
         }
         return h.lowercased()
     }

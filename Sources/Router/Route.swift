@@ -1,3 +1,5 @@
+import ProxyModel
+
 /// One `routes[]` entry, compiled.
 public struct Route: Sendable, Equatable {
     /// `name`, default `route<index>`; used by metrics, logs and the `route` rate-limit key.
@@ -49,22 +51,41 @@ public struct Route: Sendable, Equatable {
 }
 
 /// `routes[].host`: an exact name, or `*.example.com` (one or more labels before
-/// `example.com`, not the bare domain). Compared case-insensitively.
+/// `example.com`, not the bare domain). Compared case-insensitively; a trailing dot (a fully
+/// qualified name) is dropped, as `RequestTarget.hostWithoutPort` drops it from a Host.
 public enum HostPattern: Sendable, Equatable {
     case exact(String)
     /// The suffix including its leading dot: `.example.com`.
     case wildcard(suffix: String)
 
-    /// Parses `routes[].host`; nil when it is not a host name or a `*.` pattern.
+    /// Parses `routes[].host`: a DNS name or IPv4 address, an IPv6 address in brackets, or `*.`
+    /// and a DNS name. nil for anything else (a port, a path, a `*` elsewhere, an empty label).
     public init?(_ text: String) {
-        let lower = text.lowercased()
+        var lower = text.lowercased()
+        if lower.count > 1 && lower.hasSuffix(".") { lower.removeLast() }
         if lower.hasPrefix("*.") {
-            let suffix = String(lower.dropFirst(1))
-            guard suffix.count > 1, !suffix.dropFirst().contains("*") else { return nil }
-            self = .wildcard(suffix: suffix)
-        } else {
-            guard !lower.isEmpty, !lower.contains("*"), !lower.contains("/") else { return nil }
+            let suffix = lower.dropFirst(2)
+            guard HostPattern.isDNSName(suffix) else { return nil }
+            self = .wildcard(suffix: "." + suffix)
+        } else if lower.hasPrefix("[") {
+            guard lower.hasSuffix("]"), let ip = IPAddress(String(lower.dropFirst().dropLast())), !ip.isV4 else {
+                return nil
+            }
             self = .exact(lower)
+        } else {
+            guard HostPattern.isDNSName(Substring(lower)) else { return nil }
+            self = .exact(lower)
+        }
+    }
+
+    /// Lower-case labels of letters, digits, `-` and `_`, 1–63 bytes each, 253 bytes at most.
+    private static func isDNSName(_ name: Substring) -> Bool {
+        guard !name.isEmpty, name.utf8.count <= 253 else { return false }
+        return name.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { label in
+            !label.isEmpty && label.utf8.count <= 63 && label.utf8.allSatisfy { b in
+                (b >= UInt8(ascii: "a") && b <= UInt8(ascii: "z")) || (b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9"))
+                    || b == UInt8(ascii: "-") || b == UInt8(ascii: "_")
+            }
         }
     }
 
