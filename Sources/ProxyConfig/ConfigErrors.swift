@@ -18,7 +18,8 @@ public struct ConfigErrors: Error, Sendable, CustomStringConvertible {
         public var description: String { path.isEmpty ? message : "\(path): \(message)" }
     }
 
-    /// In the order found, which follows the document: sections in the order CONFIG.md lists them.
+    /// In the order found: sections in the order CONFIG.md lists them, entries in file order,
+    /// and an object's unknown or duplicate keys before the problems inside it.
     public var problems: [Problem]
 
     public init(problems: [Problem]) {

@@ -180,9 +180,9 @@ public enum ConfigLoader {
 /// The names each section declares, collected before any is read, so a route can name an
 /// upstream or policy that is declared (even if invalid) without a second "unknown" problem.
 struct DeclaredNames {
-    var upstreams: Set<String> = []
-    var rateLimits: Set<String> = []
-    var dialects: Set<String> = []
+    let upstreams: Set<String>
+    let rateLimits: Set<String>
+    let dialects: Set<String>
 
     init(_ root: ConfigObject) {
         upstreams = Set(root.object["upstreams"]?.objectValue?.keys ?? [])

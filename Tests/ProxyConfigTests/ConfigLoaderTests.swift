@@ -1,5 +1,5 @@
 import Foundation
-import ProxyConfig
+@testable import ProxyConfig
 import ProxyModel
 import RateLimit
 import Router
@@ -501,6 +501,17 @@ final class ConfigLoaderTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: elsewhere) }
         XCTAssertEqual(problems(json, base: elsewhere).first,
                        #"listeners[0].tls.certificates[0].cert: cannot read "\#(elsewhere)/tls/api.pem": No such file or directory"#)
+    }
+
+    func testTheBaseDirectoryIsTheConfigFilesFolderMadeAbsolute() {
+        let cwd = FileManager.default.currentDirectoryPath
+        XCTAssertEqual(ConfigFiles.directory(of: "/etc/errata/config.json"), "/etc/errata")
+        XCTAssertEqual(ConfigFiles.directory(of: "/config.json"), "/")
+        XCTAssertEqual(ConfigFiles.directory(of: "config.json"), cwd)
+        XCTAssertEqual(ConfigFiles.directory(of: "conf/errata.json"), cwd + "/conf")
+        XCTAssertEqual(ConfigFiles.resolve("tls/a.pem", against: "/etc/errata"), "/etc/errata/tls/a.pem")
+        XCTAssertEqual(ConfigFiles.resolve("/abs/a.pem", against: "/etc/errata"), "/abs/a.pem")
+        XCTAssertEqual(ConfigFiles.resolve("a.pem", against: "/"), "/a.pem")
     }
 
     func testLoadReportsAFileThatCannotBeRead() {
