@@ -28,7 +28,7 @@ test: deps
 
 test-tsan: deps
 	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
-	$(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan --filter 'LegacyDemoTests|EventLoopTests'
+	$(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan --filter 'LegacyDemoTests|EventLoopTests|IntegrationTests'
 
 clean:
 	rm -rf .build .build-tsan
