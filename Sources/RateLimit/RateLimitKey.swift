@@ -58,7 +58,9 @@ public struct RateLimitKey: Sendable, Hashable {
         switch policy {
         case .global: return .global
         case .route: return .route(route)
-        case .header(let name): return .header(headers.all(name))
+        case .header(let name):
+            let values = headers.all(name)
+            return .header(values.isEmpty ? [""] : values)
         case .clientIP: return clientIP(peer: peer, headers: headers, trustedProxies: trustedProxies)
         }
     }
