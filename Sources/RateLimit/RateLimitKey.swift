@@ -27,7 +27,8 @@ public struct RateLimitKey: Sendable, Hashable {
     /// The key of a header policy: the field's values, joined by ", " as HTTP combines them;
     /// a request without the field has the empty value (one shared bucket, as CONFIG.md says).
     public static func header(_ values: [String]) -> RateLimitKey {
-        RateLimitKey(kind: 2) { h in
+        if values.isEmpty { return header([""]) }
+        return RateLimitKey(kind: 2) { h in
             for (i, v) in values.enumerated() {
                 if i > 0 { h.combine(0 as UInt8) }
                 h.combine(v)
@@ -59,8 +60,16 @@ public struct RateLimitKey: Sendable, Hashable {
         case .global: return .global
         case .route: return .route(route)
         case .header(let name):
-            let values = headers.all(name)
-            return .header(values.isEmpty ? [""] : values)
+            // Same hash as `header(_:)`, without building the array of values.
+            return RateLimitKey(kind: 2) { h in
+                var n = 0
+                for f in headers.entries where HTTPFields.equalsIgnoringCase(f.name, name) {
+                    if n > 0 { h.combine(0 as UInt8) }
+                    h.combine(f.value)
+                    n += 1
+                }
+                if n == 0 { h.combine("") }
+            }
         case .clientIP: return clientIP(peer: peer, headers: headers, trustedProxies: trustedProxies)
         }
     }

@@ -67,3 +67,17 @@ final class RateLimitKeyTests: XCTestCase {
                        RateLimitKey.derive(policy: .global, peer: ip("5.6.7.8"), headers: h, route: "y", trustedProxies: []))
     }
 }
+
+extension RateLimitKeyTests {
+    func testRepeatedHeaderFieldsFormOneValueList() {
+        var two = HTTPFields(); two.append("X-Key", "a"); two.append("Host", "h"); two.append("x-key", "b")
+        var one = HTTPFields(); one.append("X-Key", "a")
+        func k(_ h: HTTPFields) -> RateLimitKey {
+            RateLimitKey.derive(policy: .header("X-Key"), peer: nil, headers: h, route: "r", trustedProxies: [])
+        }
+        XCTAssertEqual(k(two), .header(["a", "b"]))
+        XCTAssertEqual(k(one), .header(["a"]))
+        XCTAssertNotEqual(k(two), k(one))
+        XCTAssertEqual(RateLimitKey.header([]), .header([""]))
+    }
+}
