@@ -5,6 +5,7 @@
 //
 //   errata (exe) ─▶ Proxy ─▶ HTTP1, HTTP2, TLS, EventLoop, ProxyConfig, ErrorNormalizer, RateLimit, Router
 //   ProxyConfig ─▶ ErrorNormalizer, RateLimit, Router, ProxyModel, LenientJSON
+//   RateLimit ─▶ ProxyModel
 //   ErrorNormalizer, Router, HTTP1 ─▶ ProxyModel ─▶ LenientJSON
 //   pure cores (LenientJSON, ProxyModel, ErrorNormalizer, RateLimit, Router, HTTP1) import no C and do no I/O.
 import PackageDescription
@@ -37,7 +38,7 @@ let package = Package(
         .target(name: "LenientJSON", swiftSettings: strict),
         .target(name: "ProxyModel", dependencies: ["LenientJSON"], swiftSettings: strict),
         .target(name: "ErrorNormalizer", dependencies: ["ProxyModel", "LenientJSON"], swiftSettings: strict),
-        .target(name: "RateLimit", swiftSettings: strict),
+        .target(name: "RateLimit", dependencies: ["ProxyModel"], swiftSettings: strict),
         .target(name: "Router", dependencies: ["ProxyModel"], swiftSettings: strict),
         .target(name: "HTTP1", dependencies: ["ProxyModel"], swiftSettings: strict),
 
@@ -79,5 +80,6 @@ let package = Package(
                                    "EventLoop", "ErrorNormalizer", "RateLimit"]),
         .testTarget(name: "ProxyConfigTests", dependencies: ["ProxyConfig", "ProxyModel", "Router", "RateLimit"]),
         .testTarget(name: "RouterTests", dependencies: ["Router"]),
+        .testTarget(name: "RateLimitTests", dependencies: ["RateLimit", "ProxyModel"]),
     ]
 )

@@ -1,0 +1,96 @@
+import ProxyModel
+
+/// The bucket key of one request under one policy: a 64-bit keyed hash, never the text itself.
+///
+/// The hash is Swift's `Hasher` (SipHash-1-3 with a per-process random seed), so an
+/// `Authorization` value is not kept in memory past derivation, and a client cannot craft a
+/// value that collides with someone else's key without knowing the seed. Two distinct values
+/// share a bucket only by accident: with 100,000 keys the chance of any collision is about
+/// 100,000² / 2⁶⁵ ≈ 3 × 10⁻¹⁰. Keys are only meaningful within one process.
+public struct RateLimitKey: Sendable, Hashable {
+    public let hash: UInt64
+
+    public init(hash: UInt64) { self.hash = hash }
+
+    private init(kind: UInt8, _ feed: (inout Hasher) -> Void) {
+        var h = Hasher()
+        h.combine(kind)
+        feed(&h)
+        hash = UInt64(UInt(bitPattern: h.finalize()))
+    }
+
+    /// The one key of a `global` policy.
+    public static let global = RateLimitKey(kind: 0) { _ in }
+
+    public static func route(_ name: String) -> RateLimitKey { RateLimitKey(kind: 1) { $0.combine(name) } }
+
+    /// The key of a header policy: the field's values, joined by ", " as HTTP combines them;
+    /// a request without the field has the empty value (one shared bucket, as CONFIG.md says).
+    public static func header(_ values: [String]) -> RateLimitKey {
+        if values.isEmpty { return header([""]) }
+        return RateLimitKey(kind: 2) { h in
+            for (i, v) in values.enumerated() {
+                if i > 0 { h.combine(0 as UInt8) }
+                h.combine(v)
+            }
+        }
+    }
+
+    public static func address(_ ip: IPAddress) -> RateLimitKey {
+        RateLimitKey(kind: 3) { h in h.combine(ip.bytes) }
+    }
+
+    /// An address we could not parse, keyed by its text (trimmed).
+    static func addressText(_ text: Substring) -> RateLimitKey {
+        RateLimitKey(kind: 4) { h in h.combine(String(text)) }
+    }
+
+    /// The key of `policy` for one request.
+    ///
+    /// - `client_ip`: the peer address; when the peer is in `trustedProxies`, the right-most
+    ///   `X-Forwarded-For` entry that is not (all fields, in order, as one list). When every entry
+    ///   is trusted, the left-most one. An entry that is not a bare IP address (a port, a name,
+    ///   garbage) stops the walk and is keyed by its text. A nil peer (no IP transport) keys as
+    ///   the empty text. `X-Forwarded-For` from an untrusted peer is ignored.
+    /// - `header:NAME`: see `header(_:)`.
+    /// - `route`: the route's name. `global`: one key.
+    public static func derive(policy: RateLimitPolicy.Key, peer: IPAddress?, headers: HTTPFields, route: String,
+                              trustedProxies: [AddressRange]) -> RateLimitKey {
+        switch policy {
+        case .global: return .global
+        case .route: return .route(route)
+        case .header(let name):
+            // Same hash as `header(_:)`, without building the array of values.
+            return RateLimitKey(kind: 2) { h in
+                var n = 0
+                for f in headers.entries where HTTPFields.equalsIgnoringCase(f.name, name) {
+                    if n > 0 { h.combine(0 as UInt8) }
+                    h.combine(f.value)
+                    n += 1
+                }
+                if n == 0 { h.combine("") }
+            }
+        case .clientIP: return clientIP(peer: peer, headers: headers, trustedProxies: trustedProxies)
+        }
+    }
+
+    static func clientIP(peer: IPAddress?, headers: HTTPFields, trustedProxies: [AddressRange]) -> RateLimitKey {
+        guard let peer else { return addressText("") }
+        func trusted(_ ip: IPAddress) -> Bool { trustedProxies.contains { $0.contains(ip) } }
+        guard trusted(peer) else { return .address(peer) }
+        var entries: [Substring] = []
+        for value in headers.all("X-Forwarded-For") {
+            for member in value.split(separator: ",", omittingEmptySubsequences: false) {
+                let t = member.trimmingSpaces()
+                if !t.isEmpty { entries.append(t) }
+            }
+        }
+        var client = peer
+        for entry in entries.reversed() {
+            guard let ip = IPAddress(String(entry)) else { return addressText(entry) }
+            client = ip
+            if !trusted(ip) { break }
+        }
+        return .address(client)
+    }
+}

@@ -1,0 +1,181 @@
+import ProxyModel
+
+/// Every policy's table for one config snapshot. Build it once per snapshot (off the hot path)
+/// and share it with every worker; it is `Sendable` and lock-free across keys of different
+/// shards (see `RateLimitTable`). A reload that builds a new limiter starts every bucket full.
+public final class RateLimiter: Sendable {
+    public let tables: [String: RateLimitTable]
+    public let policies: [String: RateLimitPolicy]
+
+    public init(policies: [String: RateLimitPolicy], shardCount: Int = 16) {
+        self.policies = policies
+        tables = policies.mapValues { RateLimitTable($0, shardCount: shardCount) }
+    }
+
+    /// The check for a route listing `policyNames` (names not in the config are skipped;
+    /// the config loader rejects them).
+    public func check(for policyNames: [String]) -> RateLimitCheck {
+        RateLimitCheck(entries: policyNames.compactMap { name in
+            guard let p = policies[name], let t = tables[name] else { return nil }
+            return RateLimitCheck.Entry(policy: p, table: t)
+        })
+    }
+}
+
+/// The rate limits of one route, compiled: policies in the route's order. `Sendable`; build it
+/// once per route per snapshot.
+public struct RateLimitCheck: Sendable {
+    struct Entry: Sendable {
+        let policy: RateLimitPolicy
+        let table: RateLimitTable
+        let windowSeconds: Int
+        init(policy: RateLimitPolicy, table: RateLimitTable) {
+            self.policy = policy
+            self.table = table
+            windowSeconds = table.shape.windowSeconds
+        }
+    }
+
+    let entries: [Entry]
+
+    public var isEmpty: Bool { entries.isEmpty }
+
+    /// Takes one token from each policy's bucket, in order; the first empty bucket denies and
+    /// the policies after it are not consulted. Tokens already taken by earlier policies stay
+    /// taken (CONFIG.md): a denied request still cost the client those, and undoing them would
+    /// need a second lock round per policy.
+    ///
+    /// - Parameters:
+    ///   - now: monotonic nanoseconds (the same clock for every call on this limiter).
+    public func check(peer: IPAddress?, headers: HTTPFields, route: String, trustedProxies: [AddressRange],
+                      now: UInt64) -> RateLimitOutcome {
+        var results: [RateLimitOutcome.PolicyResult] = []
+        results.reserveCapacity(entries.count)
+        for e in entries {
+            let key = RateLimitKey.derive(policy: e.policy.key, peer: peer, headers: headers, route: route,
+                                          trustedProxies: trustedProxies)
+            let decision = e.table.take(key, now: now)
+            let r = RateLimitOutcome.PolicyResult(policy: e.policy, windowSeconds: e.windowSeconds,
+                                                  decision: decision)
+            results.append(r)
+            if !decision.isAllowed { break }
+        }
+        return RateLimitOutcome(results: results)
+    }
+}
+
+/// What a check decided, with everything the proxy renders already computed.
+public struct RateLimitOutcome: Sendable, Equatable {
+    public struct PolicyResult: Sendable, Equatable {
+        public let name: String
+        public let rate: Int
+        public let per: Duration
+        public let burst: Int
+        /// Seconds to refill from empty, rounded up (`w`).
+        public let windowSeconds: Int
+        public let decision: TokenBucket.Decision
+
+        public init(policy: RateLimitPolicy, windowSeconds: Int, decision: TokenBucket.Decision) {
+            name = policy.name
+            rate = policy.rate
+            per = policy.per
+            burst = max(1, policy.burst)
+            self.windowSeconds = windowSeconds
+            self.decision = decision
+        }
+
+        /// Whole tokens left (`r`): 0 when denied.
+        public var remaining: Int {
+            if case .allowed(let r, _) = decision { return r }
+            return 0
+        }
+
+        /// Seconds until full, rounded up (`t`).
+        public var secondsUntilFull: Int {
+            switch decision {
+            case .allowed(_, let d), .denied(_, let d): return RateLimitHeaders.ceilSeconds(d)
+            }
+        }
+    }
+
+    /// One result per policy consulted, in order; when denied, the last is the one that denied.
+    public let results: [PolicyResult]
+
+    public init(results: [PolicyResult]) { self.results = results }
+
+    public var isAllowed: Bool { results.last.map { $0.decision.isAllowed } ?? true }
+
+    /// The policy that denied, or nil when allowed.
+    public var denial: PolicyResult? { isAllowed ? nil : results.last }
+
+    /// `Retry-After` in whole seconds (rounded up, at least 1) when denied; nil when allowed.
+    public var retryAfterSeconds: Int? {
+        guard let d = denial, case .denied(let wait, _) = d.decision else { return nil }
+        return max(1, RateLimitHeaders.ceilSeconds(wait))
+    }
+
+    /// The 429 message (ERRORS.md), e.g. "Rate limit exceeded: 100 requests per 1s"; nil when allowed.
+    public var message: String? {
+        denial.map { RateLimitHeaders.message(rate: $0.rate, per: $0.per) }
+    }
+
+    /// The `RateLimit-Policy` field value; nil when no policy applied (send no field).
+    public var policyField: String? {
+        results.isEmpty ? nil : RateLimitHeaders.policyField(results)
+    }
+
+    /// The `RateLimit` field value; nil when no policy applied (send no field).
+    public var limitField: String? {
+        results.isEmpty ? nil : RateLimitHeaders.limitField(results)
+    }
+}
+
+/// Pure renderings of the draft-ietf-httpapi-ratelimit-headers-10 fields as CONFIG.md spells
+/// them, and of the 429 message. The proxy copies these strings; it appends them after any
+/// RateLimit fields the upstream sent.
+public enum RateLimitHeaders {
+    /// `"NAME";q=BURST;w=W`, one list member per policy, joined by ", ".
+    public static func policyField(_ results: [RateLimitOutcome.PolicyResult]) -> String {
+        results.map { "\(quoted($0.name));q=\($0.burst);w=\($0.windowSeconds)" }.joined(separator: ", ")
+    }
+
+    /// `"NAME";r=TOKENS_LEFT;t=SECONDS_UNTIL_FULL`, one list member per policy, joined by ", ".
+    public static func limitField(_ results: [RateLimitOutcome.PolicyResult]) -> String {
+        results.map { "\(quoted($0.name));r=\($0.remaining);t=\($0.secondsUntilFull)" }.joined(separator: ", ")
+    }
+
+    /// "Rate limit exceeded: 100 requests per 1s" ("1 request per 1m" for one).
+    public static func message(rate: Int, per: Duration) -> String {
+        "Rate limit exceeded: \(rate) \(rate == 1 ? "request" : "requests") per \(durationText(per))"
+    }
+
+    /// A duration as config.json writes one: `1h`, `5m`, `30s`, `250ms` (largest exact unit).
+    public static func durationText(_ d: Duration) -> String {
+        let ms = Int(clamping: d.components.seconds) &* 1000 &+ Int(d.components.attoseconds / 1_000_000_000_000_000)
+        if ms > 0 && ms % 3_600_000 == 0 { return "\(ms / 3_600_000)h" }
+        if ms > 0 && ms % 60_000 == 0 { return "\(ms / 60_000)m" }
+        if ms % 1000 == 0 { return "\(ms / 1000)s" }
+        return "\(ms)ms"
+    }
+
+    /// Whole seconds, rounded up (0 stays 0).
+    public static func ceilSeconds(_ d: Duration) -> Int {
+        let (s, atto) = d.components
+        return Int(clamping: s) + (atto > 0 ? 1 : 0)
+    }
+
+    /// An RFC 9651 sf-string: `"` and `\` escaped; bytes outside 0x20–0x7E (not allowed in an
+    /// sf-string) become `?`.
+    static func quoted(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case " "..."~": out.unicodeScalars.append(u)
+            default: out += "?"
+            }
+        }
+        return out + "\""
+    }
+}
