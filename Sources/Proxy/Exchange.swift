@@ -5,6 +5,7 @@ import EventLoop
 import HTTP1
 import ProxyConfig
 import ProxyModel
+import RateLimit
 import Router
 
 /// One request and its response, through named phases (Pingora's lifecycle):
@@ -58,6 +59,8 @@ final class Exchange: UpstreamConnectionDelegate {
     private var errorCode: String?
     private var bytesSent = 0
     private var lastFailure: ProxyError?
+    /// Fields errata adds to whatever response goes out (the RateLimit fields of a limited route).
+    private var addedResponseFields = HTTPFields()
 
     init(context: WorkerContext, downstream: any ExchangeDownstream, request: RequestHead, body: RequestBodyLength,
          expectsContinue: Bool, client: String, scheme: String) {
@@ -109,8 +112,24 @@ final class Exchange: UpstreamConnectionDelegate {
 
     // MARK: 2. rate limits
 
-    /// Hook for the route's token buckets; true lets the request through.
-    private func rateLimitFilter(_ route: Route) -> Bool { true }
+    /// Takes a token from each of the route's buckets in order; the first empty one answers 429
+    /// with `Retry-After`. Allowed responses of a limited route carry the RateLimit fields too.
+    /// Tokens are not refunded when the upstream request later fails: a failing upstream is
+    /// protected by the limit as much as a healthy one. Returns whether the request goes on.
+    private func rateLimitFilter(_ route: Route) -> Bool {
+        guard let check = config.rateLimitChecks[route.name] else { return true }
+        let outcome = check.check(peer: IPAddress(client), headers: request.fields, route: route.name,
+                                  trustedProxies: config.snapshot.trustedProxies, now: Worker.now())
+        if let policy = outcome.policyField, let limit = outcome.limitField {
+            addedResponseFields.append("RateLimit-Policy", policy)
+            addedResponseFields.append("RateLimit", limit)
+        }
+        context.counters.recordRateLimit(policy: outcome.results.last?.name, allowed: outcome.isAllowed)
+        guard let retryAfter = outcome.retryAfterSeconds else { return true }
+        addedResponseFields.append("Retry-After", String(retryAfter))
+        failToProxy(ProxyError(.rateLimited, message: outcome.message ?? "Rate limit exceeded."))
+        return false
+    }
 
     // MARK: 3. connect
 
@@ -245,6 +264,7 @@ final class Exchange: UpstreamConnectionDelegate {
         HopByHop.remove(from: &fields)
         fields.remove("Content-Length")
         if !fields.contains("X-Request-Id") { fields.append("X-Request-Id", requestID) }
+        for field in addedResponseFields { fields.append(field.name, field.value) }
         let length: ResponseBodyLength
         switch framing {
         case .none:
@@ -353,8 +373,9 @@ final class Exchange: UpstreamConnectionDelegate {
             return
         }
         responseStatus = error.status
-        let response = ErrorResponse.make(error, requestID: requestID, accept: request.fields.first("Accept"),
+        var response = ErrorResponse.make(error, requestID: requestID, accept: request.fields.first("Accept"),
                                           options: config.snapshot.errors.render)
+        for field in addedResponseFields { response.head.fields.append(field.name, field.value) }
         responseStarted = true
         downstream.sendResponseHead(response.head, body: request.method == "HEAD" ? .none : .length(response.body.count))
         if request.method != "HEAD" {

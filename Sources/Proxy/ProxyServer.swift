@@ -46,6 +46,15 @@ public final class ProxyServer: Sendable {
     /// Open client connections across all workers.
     public var openConnectionCount: Int { connections.value.load(ordering: .relaxed) }
 
+    /// Every worker's counters, summed. Waits for each worker's queue: call it off the workers.
+    public func counters() -> ProxyCounters {
+        var total = ProxyCounters()
+        for context in contexts {
+            total.add(context.worker.queue.sync { context.counters })
+        }
+        return total
+    }
+
     /// The port the first listener is bound to (tests bind port 0).
     public var firstPort: Int { boundAddresses.withLock { $0.first?.port ?? 0 } }
 

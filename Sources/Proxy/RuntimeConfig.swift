@@ -1,6 +1,7 @@
 import EventLoop
 import HTTP1
 import ProxyConfig
+import RateLimit
 
 /// A validated snapshot plus what must be computed from it off the workers: the resolved
 /// addresses of every upstream server. Immutable; shared by all workers. A request keeps the
@@ -12,6 +13,11 @@ public final class RuntimeConfig: Sendable {
     /// Addresses per configured server; an empty list means the name did not resolve.
     let addresses: [HostPort: [SocketAddress]]
     let http1Limits: HTTP1Limits
+    /// The token buckets of this snapshot, shared by every worker (sharded, no global lock).
+    /// A reload builds a new limiter: buckets start full again.
+    let rateLimiter: RateLimiter
+    /// Each route's policies, resolved once; routes without limits are absent.
+    let rateLimitChecks: [String: RateLimitCheck]
 
     /// Resolves every server name with getaddrinfo. It blocks: call it off the workers.
     public static func resolving(_ snapshot: ConfigSnapshot, generation: Int = 0) -> RuntimeConfig {
@@ -32,5 +38,13 @@ public final class RuntimeConfig: Sendable {
         self.generation = generation
         self.addresses = addresses
         self.http1Limits = HTTP1Limits(headerBytes: snapshot.limits.headerBytes, uriBytes: snapshot.limits.uriBytes)
+        let limiter = RateLimiter(policies: snapshot.rateLimits)
+        var checks: [String: RateLimitCheck] = [:]
+        for route in snapshot.routes.routes where !route.rateLimits.isEmpty {
+            let check = limiter.check(for: route.rateLimits)
+            if !check.isEmpty { checks[route.name] = check }
+        }
+        self.rateLimiter = limiter
+        self.rateLimitChecks = checks
     }
 }

@@ -15,6 +15,8 @@ final class WorkerContext: @unchecked Sendable {
     let accessLog: AccessLog
     private var requestIDs = RequestIDGenerator()
     private(set) var draining = false
+    /// This worker's metrics counters (worker queue only).
+    var counters = ProxyCounters()
     /// Called on the worker's queue when a connection closes (the server's process-wide count).
     let onClientClosed: @Sendable () -> Void
 
