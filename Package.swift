@@ -81,5 +81,7 @@ let package = Package(
         .testTarget(name: "ProxyConfigTests", dependencies: ["ProxyConfig", "ProxyModel", "Router", "RateLimit"]),
         .testTarget(name: "RouterTests", dependencies: ["Router"]),
         .testTarget(name: "RateLimitTests", dependencies: ["RateLimit", "ProxyModel"]),
+        .testTarget(name: "ErrorNormalizerTests", dependencies: ["ErrorNormalizer", "ProxyModel", "LenientJSON"],
+                    resources: [.copy("Fixtures")]),
     ]
 )

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import ErrorNormalizer
 import EventLoop
 import HTTP1
 import ProxyConfig
@@ -14,7 +15,8 @@ import Router
 /// 2. `rateLimitFilter` — the route's token buckets (429);
 /// 3. `connectToUpstream` — pool, round robin, passive health, retries (502/503/504);
 /// 4. `sendRequest` — the rewritten head, then the body streamed with backpressure;
-/// 5. `responseFilter` — the upstream head, hop-by-hop removal, then the body streamed;
+/// 5. `responseFilter` — the upstream head, hop-by-hop removal, then the body streamed; an
+///    error response is held instead, its body collected (bounded), decoded and normalized;
 /// 6. `logging` — one access-log line.
 ///
 /// Every failure goes through `failToProxy`, the only place that turns a `ProxyError` into a
@@ -61,6 +63,15 @@ final class Exchange: UpstreamConnectionDelegate {
     private var lastFailure: ProxyError?
     /// Fields errata adds to whatever response goes out (the RateLimit fields of a limited route).
     private var addedResponseFields = HTTPFields()
+    /// An upstream error response being collected for normalization (nil: streaming as is).
+    private var heldError: HeldError?
+
+    /// The head and body bytes of an upstream error response, held until its body ends.
+    private struct HeldError {
+        var head: ResponseHead
+        var dialect: Dialect
+        var body: [UInt8] = []
+    }
 
     init(context: WorkerContext, downstream: any ExchangeDownstream, request: RequestHead, body: RequestBodyLength,
          expectsContinue: Bool, client: String, scheme: String) {
@@ -262,6 +273,15 @@ final class Exchange: UpstreamConnectionDelegate {
         responseStatus = head.status
         var fields = head.fields
         HopByHop.remove(from: &fields)
+        if let route, request.method != "HEAD" {
+            let dialect = config.snapshot.dialect(route: route, upstream: pool.config)
+            if holdsForNormalization(head, framing: framing, dialect: dialect) {
+                heldError = HeldError(head: ResponseHead(status: head.status, reason: head.reason, fields: fields),
+                                      dialect: dialect)
+                return
+            }
+        }
+        if head.status >= 400 { context.counters.errors[pool.config.name, default: .init()].passedThrough += 1 }
         fields.remove("Content-Length")
         if !fields.contains("X-Request-Id") { fields.append("X-Request-Id", requestID) }
         for field in addedResponseFields { fields.append(field.name, field.value) }
@@ -279,13 +299,26 @@ final class Exchange: UpstreamConnectionDelegate {
 
     func upstreamResponseBody(_ conn: UpstreamConnection, _ bytes: UnsafeRawBufferPointer) -> Bool {
         guard conn === upstream else { return true }
+        if heldError != nil {
+            if heldError!.body.count + bytes.count > config.snapshot.limits.errorBodyBytes {
+                // Over the limit: the body is not read (the connection cannot be reused
+                // without reading it to the end, so it is dropped) and the error comes from status.
+                self.upstream = nil
+                conn.delegate = nil
+                conn.close()
+                sendNormalized(oversized: true)
+                return true
+            }
+            heldError!.body.append(contentsOf: bytes)
+            return true
+        }
         bytesSent += bytes.count
         downstream.sendResponseBody(bytes)
         return downstream.canSendResponseBody
     }
 
     func upstreamReadBatchDone(_ conn: UpstreamConnection) {
-        guard conn === upstream else { return }
+        guard conn === upstream, heldError == nil else { return }
         downstream.flushResponse()
     }
 
@@ -299,6 +332,74 @@ final class Exchange: UpstreamConnectionDelegate {
         upstream = nil
         // A connection whose request body was not all sent cannot carry another request.
         pool.release(conn, reusable: reusable && requestComplete && pendingBody.isEmpty)
+        if heldError != nil { return sendNormalized(oversized: false) }
+        downstream.sendResponseEnd()
+        finish()
+    }
+
+    /// Whether this upstream response is collected and normalized rather than streamed:
+    /// 400–599 (not gRPC), or a success the dialect's `error_when` may catch — only JSON with a
+    /// `Content-Length` within `limits.error_body_bytes` (chunked or larger ones stream untouched).
+    private func holdsForNormalization(_ head: ResponseHead, framing: BodyFraming, dialect: Dialect) -> Bool {
+        let contentType = head.fields.first("Content-Type")
+        guard ErrorNormalizer.mayRewrite(status: head.status), !MediaType.isGRPC(contentType) else { return false }
+        if head.status >= 400 { return true }
+        guard dialect.inspectsSuccess(status: head.status), MediaType.isJSON(contentType),
+              case .contentLength(let n) = framing, n <= config.snapshot.limits.errorBodyBytes else { return false }
+        return true
+    }
+
+    /// Sends the held response normalized (or, when the dialect lets it pass, as it came).
+    private func sendNormalized(oversized: Bool) {
+        guard let held = heldError, let pool else { return }
+        heldError = nil
+        let status = held.head.status
+        let contentType = held.head.fields.first("Content-Type")
+        let result: NormalizationResult
+        if oversized {
+            result = ErrorNormalizer.normalizeUnreadable(status: status, contentType: contentType)
+        } else {
+            let limit = config.snapshot.limits.errorBodyBytes
+            switch ErrorBodyDecoder.decode(held.body, contentEncoding: held.head.fields.first("Content-Encoding"), limit: limit) {
+            case .decoded(let body):
+                result = ErrorNormalizer.normalize(status: status, contentType: contentType, body: body, dialect: held.dialect)
+            case .unreadable, .tooLarge:
+                result = ErrorNormalizer.normalizeUnreadable(status: status, contentType: contentType)
+            }
+        }
+        var fields = held.head.fields
+        let name = pool.config.name
+        switch result {
+        case .passThrough:
+            if status >= 400 { context.counters.errors[name, default: .init()].passedThrough += 1 }
+            fields.remove("Content-Length")
+            if !fields.contains("X-Request-Id") { fields.append("X-Request-Id", requestID) }
+            for field in addedResponseFields { fields.append(field.name, field.value) }
+            responseStarted = true
+            downstream.sendResponseHead(ResponseHead(status: status, reason: held.head.reason, fields: fields),
+                                        body: held.body.isEmpty ? .none : .length(held.body.count))
+            bytesSent += held.body.count
+            held.body.withUnsafeBytes { downstream.sendResponseBody($0) }
+        case .rewrite(let newStatus, let error, let outcome):
+            switch outcome {
+            case .rewritten: context.counters.errors[name, default: .init()].rewritten += 1
+            case .unreadable: context.counters.errors[name, default: .init()].unreadable += 1
+            }
+            for replaced in ["Content-Type", "Content-Length", "Content-Encoding", "Transfer-Encoding", "ETag", "Proxy-Status"] {
+                fields.remove(replaced)
+            }
+            let rendered = error.render(status: newStatus, options: config.snapshot.errors.render,
+                                        accept: request.fields.first("Accept"))
+            fields.append("Content-Type", rendered.contentType)
+            fields.append("Proxy-Status", "errata; received-status=\(status)")
+            if !fields.contains("X-Request-Id") { fields.append("X-Request-Id", requestID) }
+            for field in addedResponseFields { fields.append(field.name, field.value) }
+            responseStatus = newStatus
+            responseStarted = true
+            downstream.sendResponseHead(ResponseHead(status: newStatus, fields: fields), body: .length(rendered.body.count))
+            bytesSent += rendered.body.count
+            rendered.body.withUnsafeBytes { downstream.sendResponseBody($0) }
+        }
         downstream.sendResponseEnd()
         finish()
     }

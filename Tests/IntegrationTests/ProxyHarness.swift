@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import ErrorNormalizer
 import Foundation
 import HTTPTestClient
 import LegacyDemo
@@ -19,11 +20,11 @@ final class ProxyHarness {
     init(upstreams: [UpstreamConfig], routes: [Route], limits: LimitsConfig = LimitsConfig(),
          timeouts: ClientTimeouts = ClientTimeouts(), trustedProxies: [String] = [],
          errors: ErrorsConfig = ErrorsConfig(), rateLimits: [String: RateLimitPolicy] = [:],
-         workers: Int = 2, accessLogFD: Int32 = -1) throws {
+         dialects: [String: Dialect] = [:], workers: Int = 2, accessLogFD: Int32 = -1) throws {
         let snapshot = ConfigSnapshot(
             listeners: [ListenerConfig(address: HostPort(host: "127.0.0.1", port: 0))],
             upstreams: Dictionary(uniqueKeysWithValues: upstreams.map { ($0.name, $0) }),
-            routes: RouteTable(routes), rateLimits: rateLimits, errors: errors, limits: limits, timeouts: timeouts,
+            routes: RouteTable(routes), rateLimits: rateLimits, dialects: dialects, errors: errors, limits: limits, timeouts: timeouts,
             trustedProxies: trustedProxies.compactMap { AddressRange($0) }, workers: workers)
         server = ProxyServer(config: RuntimeConfig.resolving(snapshot), accessLogFD: accessLogFD)
         try server.start()
