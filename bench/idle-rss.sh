@@ -7,29 +7,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 CLIENTS=${CLIENTS:-1000}
 UP_PORT=18095 PROXY_PORT=18096 NGINX_PORT=18097
-command -v nginx >/dev/null || { apt-get update -qq && apt-get install -y -qq nginx; }
-[ -x .build/release/errata ] || swift build -c release --product errata
 ulimit -n 65536 2>/dev/null || true
-WORK=$(mktemp -d)
-trap 'kill $(cat "$WORK"/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf "$WORK"' EXIT
-cat > "$WORK/nginx.conf" <<NGX
-worker_processes 1; daemon off; pid $WORK/nginx.pid; error_log $WORK/error.log;
-events { worker_connections 8192; }
-http { access_log off; keepalive_timeout 300s; keepalive_requests 1000000;
-  upstream app { server 127.0.0.1:$UP_PORT; keepalive 64; }
-  server { listen 127.0.0.1:$UP_PORT; location / { return 200 "hello\n"; } }
-  server { listen 127.0.0.1:$NGINX_PORT;
-    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
-NGX
-cat > "$WORK/errata.json" <<JSON
-{"listeners": [{"address": "127.0.0.1:$PROXY_PORT"}], "workers": ${ERRATA_WORKERS:-1},
- "upstreams": {"app": {"servers": ["127.0.0.1:$UP_PORT"]}},
- "routes": [{"path_prefix": "/", "upstream": "app"}],
- "timeouts": {"client_idle": "300s"}, "access_log": {"to": "off"}}
-JSON
-nginx -c "$WORK/nginx.conf" -p "$WORK" 2>/dev/null & echo $! > "$WORK/nginx-master.pid"
+. bench/common.sh
+upstream_conf "$UP_PORT"
+proxy_conf "$NGINX_PORT" "$UP_PORT"
+errata_conf "$PROXY_PORT" "$UP_PORT" "${ERRATA_WORKERS:-1}"
+nginx -c "$WORK/upstream.conf" -p "$WORK" 2>/dev/null & echo $! > "$WORK/up.pid"
+nginx -c "$WORK/proxy.conf" -p "$WORK" 2>/dev/null & echo $! > "$WORK/nginx-master.pid"
 .build/release/errata --config "$WORK/errata.json" >/dev/null 2>&1 & echo $! > "$WORK/errata.pid"
-sleep 1
+wait_port "$PROXY_PORT"; wait_port "$NGINX_PORT"
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 hold() { # port pid → RSS KiB before and while holding CLIENTS idle connections
   python3 - "$1" "$CLIENTS" "$(rss "$2")" "$2" <<'PY'

@@ -19,44 +19,17 @@ LONG=${LONG:-12000}
 CONNECTIONS=${CONNECTIONS:-16}
 UP_PORT=18090 PROXY_PORT=18091
 
-need() { command -v "$1" >/dev/null 2>&1 || { SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo;
-  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$2"; }; }
-need nginx nginx
+. bench/common.sh
 need h2load nghttp2-client
 need perf linux-perf
 need strace strace
-[ -x .build/release/errata ] || swift build -c release --product errata
-
-WORK=$(mktemp -d)
-trap 'kill $(cat "$WORK"/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf "$WORK"' EXIT
-
-cat > "$WORK/upstream.conf" <<NGX
-worker_processes 1; daemon off; pid $WORK/up-nginx.pid; error_log $WORK/up-error.log;
-events { worker_connections 4096; }
-http { access_log off; keepalive_requests 1000000;
-  server { listen 127.0.0.1:$UP_PORT; location / { return 200 "hello from the upstream\n"; } } }
-NGX
+upstream_conf "$UP_PORT"
 # master_process off: the one process that proxies is the one measured.
-cat > "$WORK/proxy.conf" <<NGX
-master_process off; daemon off; pid $WORK/px-nginx.pid; error_log $WORK/px-error.log;
-events { worker_connections 4096; }
-http { access_log off; keepalive_requests 1000000;
-  upstream app { server 127.0.0.1:$UP_PORT; keepalive 64; }
-  server { listen 127.0.0.1:$PROXY_PORT;
-    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection "";
-                 proxy_set_header Host \$host; proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for; } } }
-NGX
-cat > "$WORK/errata.json" <<JSON
-{"listeners": [{"address": "127.0.0.1:$PROXY_PORT"}],
- "workers": 1,
- "upstreams": {"app": {"servers": ["127.0.0.1:$UP_PORT"], "max_idle_connections": 64}},
- "routes": [{"path_prefix": "/", "upstream": "app"}],
- "access_log": {"to": "off"}}
-JSON
+proxy_conf "$PROXY_PORT" "$UP_PORT" "master_process off;"
+errata_conf "$PROXY_PORT" "$UP_PORT" 1
 
 nginx -c "$WORK/upstream.conf" -p "$WORK" 2>/dev/null & echo $! > "$WORK/up.pid"
 
-wait_port() { for _ in $(seq 300); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 wait_port "$UP_PORT"
 
 # run PROXY N → prints the number of syscalls the proxy made

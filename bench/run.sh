@@ -17,37 +17,11 @@ PROXY_CPU=${PROXY_CPU:-1}
 LOAD_CPU=${LOAD_CPU:-0}
 UP_PORT=18080 ERRATA_PORT=18081 NGINX_PORT=18082
 
-need() { command -v "$1" >/dev/null 2>&1 || { SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo;
-  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$2"; }; }
-need nginx nginx
+. bench/common.sh
 need wrk wrk
-[ -x .build/release/errata ] || swift build -c release --product errata
-
-WORK=$(mktemp -d)
-trap 'kill $(cat "$WORK"/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf "$WORK"' EXIT
-
-cat > "$WORK/upstream.conf" <<NGX
-worker_processes 1; daemon off; pid $WORK/up-nginx.pid; error_log $WORK/up-error.log;
-events { worker_connections 4096; }
-http { access_log off; keepalive_requests 1000000;
-  server { listen 127.0.0.1:$UP_PORT; location / { return 200 "hello from the upstream\n"; } } }
-NGX
-cat > "$WORK/proxy.conf" <<NGX
-worker_processes 1; daemon off; pid $WORK/px-nginx.pid; error_log $WORK/px-error.log;
-events { worker_connections 4096; }
-http { access_log off; keepalive_requests 1000000;
-  upstream app { server 127.0.0.1:$UP_PORT; keepalive 64; }
-  server { listen 127.0.0.1:$NGINX_PORT;
-    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection "";
-                 proxy_set_header Host \$host; proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for; } } }
-NGX
-cat > "$WORK/errata.json" <<JSON
-{"listeners": [{"address": "127.0.0.1:$ERRATA_PORT"}],
- "workers": ${ERRATA_WORKERS:-1},
- "upstreams": {"app": {"servers": ["127.0.0.1:$UP_PORT"], "max_idle_connections": 64}},
- "routes": [{"path_prefix": "/", "upstream": "app"}],
- "access_log": {"to": "off"}}
-JSON
+upstream_conf "$UP_PORT"
+proxy_conf "$NGINX_PORT" "$UP_PORT"
+errata_conf "$ERRATA_PORT" "$UP_PORT" "${ERRATA_WORKERS:-1}"
 
 taskset -c "$LOAD_CPU" nginx -c "$WORK/upstream.conf" -p "$WORK" 2>/dev/null & echo $! > "$WORK/up.pid"
 taskset -c "$PROXY_CPU" nginx -c "$WORK/proxy.conf" -p "$WORK" 2>/dev/null & echo $! > "$WORK/px.pid"
