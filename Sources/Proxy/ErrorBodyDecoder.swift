@@ -1,4 +1,5 @@
 import CZlib
+import ProxyModel
 
 /// Decodes a held upstream error body before it is normalized: `identity`, `gzip`
 /// (`x-gzip`) and `deflate` (zlib-wrapped, or raw as some servers send it) through zlib.
@@ -19,7 +20,7 @@ enum ErrorBodyDecoder {
 
     /// `contentEncoding` is the response's `Content-Encoding` value (nil when absent).
     static func decode(_ body: [UInt8], contentEncoding: String?, limit: Int) -> Outcome {
-        let coding = contentEncoding.map { $0.trimmingWhitespace().lowercased() } ?? ""
+        let coding = contentEncoding.map { Substring($0).trimmingSpaces().lowercased() } ?? ""
         switch coding {
         case "", "identity":
             return body.count <= limit ? .decoded(body) : .tooLarge
@@ -68,14 +69,5 @@ enum ErrorBodyDecoder {
                 }
             }
         }
-    }
-}
-
-extension String {
-    func trimmingWhitespace() -> Substring {
-        var s = Substring(self)
-        while let f = s.first, f == " " || f == "\t" { s.removeFirst() }
-        while let l = s.last, l == " " || l == "\t" { s.removeLast() }
-        return s
     }
 }

@@ -273,7 +273,7 @@ final class Exchange: UpstreamConnectionDelegate {
         responseStatus = head.status
         var fields = head.fields
         HopByHop.remove(from: &fields)
-        if let route, request.method != "HEAD" {
+        if let route, request.method != "HEAD", head.status >= 400 || config.dialectsInspectSuccess {
             let dialect = config.snapshot.dialect(route: route, upstream: pool.config)
             if holdsForNormalization(head, framing: framing, dialect: dialect) {
                 heldError = HeldError(head: ResponseHead(status: head.status, reason: head.reason, fields: fields),
@@ -283,8 +283,7 @@ final class Exchange: UpstreamConnectionDelegate {
         }
         if head.status >= 400 { context.counters.errors[pool.config.name, default: .init()].passedThrough += 1 }
         fields.remove("Content-Length")
-        if !fields.contains("X-Request-Id") { fields.append("X-Request-Id", requestID) }
-        for field in addedResponseFields { fields.append(field.name, field.value) }
+        addProxyFields(to: &fields)
         let length: ResponseBodyLength
         switch framing {
         case .none:
@@ -337,6 +336,13 @@ final class Exchange: UpstreamConnectionDelegate {
         finish()
     }
 
+    /// What errata adds to every upstream response it forwards: the request id (unless the
+    /// upstream echoed one) and the route's RateLimit fields.
+    private func addProxyFields(to fields: inout HTTPFields) {
+        if !fields.contains("X-Request-Id") { fields.append("X-Request-Id", requestID) }
+        for field in addedResponseFields { fields.append(field.name, field.value) }
+    }
+
     /// Whether this upstream response is collected and normalized rather than streamed:
     /// 400–599 (not gRPC), or a success the dialect's `error_when` may catch — only JSON with a
     /// `Content-Length` within `limits.error_body_bytes` (chunked or larger ones stream untouched).
@@ -373,8 +379,7 @@ final class Exchange: UpstreamConnectionDelegate {
         case .passThrough:
             if status >= 400 { context.counters.errors[name, default: .init()].passedThrough += 1 }
             fields.remove("Content-Length")
-            if !fields.contains("X-Request-Id") { fields.append("X-Request-Id", requestID) }
-            for field in addedResponseFields { fields.append(field.name, field.value) }
+            addProxyFields(to: &fields)
             responseStarted = true
             downstream.sendResponseHead(ResponseHead(status: status, reason: held.head.reason, fields: fields),
                                         body: held.body.isEmpty ? .none : .length(held.body.count))
@@ -392,8 +397,7 @@ final class Exchange: UpstreamConnectionDelegate {
                                         accept: request.fields.first("Accept"))
             fields.append("Content-Type", rendered.contentType)
             fields.append("Proxy-Status", "errata; received-status=\(status)")
-            if !fields.contains("X-Request-Id") { fields.append("X-Request-Id", requestID) }
-            for field in addedResponseFields { fields.append(field.name, field.value) }
+            addProxyFields(to: &fields)
             responseStatus = newStatus
             responseStarted = true
             downstream.sendResponseHead(ResponseHead(status: newStatus, fields: fields), body: .length(rendered.body.count))

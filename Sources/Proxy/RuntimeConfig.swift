@@ -16,6 +16,9 @@ public final class RuntimeConfig: Sendable {
     /// The token buckets of this snapshot, shared by every worker (sharded, no global lock).
     /// A reload builds a new limiter: buckets start full again.
     let rateLimiter: RateLimiter
+    /// Whether any configured dialect has `error_when`: only then are success heads looked at
+    /// by the normalizer at all.
+    let dialectsInspectSuccess: Bool
     /// Each route's policies, resolved once; routes without limits are absent.
     let rateLimitChecks: [String: RateLimitCheck]
 
@@ -44,6 +47,7 @@ public final class RuntimeConfig: Sendable {
             let check = limiter.check(for: route.rateLimits)
             if !check.isEmpty { checks[route.name] = check }
         }
+        self.dialectsInspectSuccess = snapshot.dialects.values.contains { $0.hasErrorWhen }
         self.rateLimiter = limiter
         self.rateLimitChecks = checks
     }
