@@ -24,6 +24,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
     ],
     targets: [
         // System libraries through pkg-config, each with a shims header for macros Swift cannot import.
@@ -53,7 +55,9 @@ let package = Package(
         .target(name: "Proxy",
                 dependencies: ["EventLoop", "HTTP1", "HTTP2", "TLS", "ProxyConfig", "ProxyModel",
                                "ErrorNormalizer", "RateLimit", "Router", "CZlib",
-                               .product(name: "Logging", package: "swift-log")],
+                               .product(name: "Logging", package: "swift-log"),
+                               .product(name: "Metrics", package: "swift-metrics"),
+                               .product(name: "Prometheus", package: "swift-prometheus")],
                 swiftSettings: strict),
         .executableTarget(name: "errata",
                           dependencies: ["Proxy", "ProxyConfig",
@@ -77,7 +81,8 @@ let package = Package(
         .testTarget(name: "LegacyDemoTests", dependencies: ["LegacyDemo", "HTTPTestClient", "CZlib"]),
         .testTarget(name: "IntegrationTests",
                     dependencies: ["Proxy", "ProxyConfig", "ProxyModel", "Router", "LegacyDemo", "HTTPTestClient",
-                                   "EventLoop", "ErrorNormalizer", "RateLimit"]),
+                                   "EventLoop", "ErrorNormalizer", "RateLimit",
+                                   .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ProxyConfigTests", dependencies: ["ProxyConfig", "ProxyModel", "Router", "RateLimit"]),
         .testTarget(name: "RouterTests", dependencies: ["Router"]),
         .testTarget(name: "RateLimitTests", dependencies: ["RateLimit", "ProxyModel"]),

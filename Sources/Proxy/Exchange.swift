@@ -60,6 +60,8 @@ final class Exchange: UpstreamConnectionDelegate {
     private var upstreamStatus: Int?
     private var errorCode: String?
     private var bytesSent = 0
+    /// When the request head went to the upstream (0: not yet), for the upstream response time.
+    private var upstreamSentAt: UInt64 = 0
     private var lastFailure: ProxyError?
     /// Fields errata adds to whatever response goes out (the RateLimit fields of a limited route).
     private var addedResponseFields = HTTPFields()
@@ -135,7 +137,7 @@ final class Exchange: UpstreamConnectionDelegate {
             addedResponseFields.append("RateLimit-Policy", policy)
             addedResponseFields.append("RateLimit", limit)
         }
-        context.counters.recordRateLimit(policy: outcome.results.last?.name, allowed: outcome.isAllowed)
+        context.metrics.recordRateLimit(policy: outcome.results.last?.name, allowed: outcome.isAllowed)
         guard let retryAfter = outcome.retryAfterSeconds else { return true }
         addedResponseFields.append("Retry-After", String(retryAfter))
         failToProxy(ProxyError(.rateLimited, message: outcome.message ?? "Rate limit exceeded."))
@@ -195,6 +197,7 @@ final class Exchange: UpstreamConnectionDelegate {
     private func sendRequest() {
         guard let upstream else { return }
         phase = .sending
+        upstreamSentAt = Worker.now()
         var out = upstreamHead
         out.append(contentsOf: pendingBody)
         pendingBody = []
@@ -268,6 +271,7 @@ final class Exchange: UpstreamConnectionDelegate {
     func upstreamResponseHead(_ conn: UpstreamConnection, _ head: ResponseHead, framing: BodyFraming) {
         guard conn === upstream, let pool else { return }
         pool.recordSuccess(server: serverIndex)
+        context.metrics.recordUpstreamResponse(upstream: pool.config.name, nanoseconds: Worker.now() - upstreamSentAt)
         phase = .relaying
         upstreamStatus = head.status
         responseStatus = head.status
@@ -281,7 +285,7 @@ final class Exchange: UpstreamConnectionDelegate {
                 return
             }
         }
-        if head.status >= 400 { context.counters.errors[pool.config.name, default: .init()].passedThrough += 1 }
+        if head.status >= 400 { recordUpstreamError(.passedThrough) }
         fields.remove("Content-Length")
         addProxyFields(to: &fields)
         let length: ResponseBodyLength
@@ -355,9 +359,15 @@ final class Exchange: UpstreamConnectionDelegate {
         return true
     }
 
+    private func recordUpstreamError(_ outcome: UpstreamErrorOutcome) {
+        guard let route, let pool else { return }
+        let dialect = config.snapshot.dialect(route: route, upstream: pool.config)
+        context.metrics.recordUpstreamError(upstream: pool.config.name, dialect: dialect.name, outcome: outcome)
+    }
+
     /// Sends the held response normalized (or, when the dialect lets it pass, as it came).
     private func sendNormalized(oversized: Bool) {
-        guard let held = heldError, let pool else { return }
+        guard let held = heldError else { return }
         heldError = nil
         let status = held.head.status
         let contentType = held.head.fields.first("Content-Type")
@@ -374,10 +384,9 @@ final class Exchange: UpstreamConnectionDelegate {
             }
         }
         var fields = held.head.fields
-        let name = pool.config.name
         switch result {
         case .passThrough:
-            if status >= 400 { context.counters.errors[name, default: .init()].passedThrough += 1 }
+            if status >= 400 { recordUpstreamError(.passedThrough) }
             fields.remove("Content-Length")
             addProxyFields(to: &fields)
             responseStarted = true
@@ -387,8 +396,8 @@ final class Exchange: UpstreamConnectionDelegate {
             held.body.withUnsafeBytes { downstream.sendResponseBody($0) }
         case .rewrite(let newStatus, let error, let outcome):
             switch outcome {
-            case .rewritten: context.counters.errors[name, default: .init()].rewritten += 1
-            case .unreadable: context.counters.errors[name, default: .init()].unreadable += 1
+            case .rewritten: recordUpstreamError(.rewritten)
+            case .unreadable: recordUpstreamError(.unreadable)
             }
             for replaced in ["Content-Type", "Content-Length", "Content-Encoding", "Transfer-Encoding", "ETag", "Proxy-Status"] {
                 fields.remove(replaced)
@@ -478,6 +487,7 @@ final class Exchange: UpstreamConnectionDelegate {
             return
         }
         responseStatus = error.status
+        context.metrics.recordSynthesized(code: error.code)
         var response = ErrorResponse.make(error, requestID: requestID, accept: request.fields.first("Accept"),
                                           options: config.snapshot.errors.render)
         for field in addedResponseFields { response.head.fields.append(field.name, field.value) }
@@ -507,11 +517,15 @@ final class Exchange: UpstreamConnectionDelegate {
 
     private func finish(notify: Bool = true) {
         phase = .done
+        let duration = Worker.now() - startedAt
+        let protocolName = request.version.description
+        context.metrics.recordRequest(route: route?.name, status: responseStatus, protocolName: protocolName,
+                                      durationNanoseconds: duration)
         context.accessLog.record(AccessLogEntry(
             requestID: requestID, client: client, method: request.method, path: request.target,
-            protocolVersion: request.version.description, status: responseStatus, route: route?.name,
+            protocolVersion: protocolName, status: responseStatus, route: route?.name,
             upstream: pool?.config.name, upstreamStatus: upstreamStatus, error: errorCode,
-            durationNanoseconds: Worker.now() - startedAt, bytesSent: bytesSent))
+            durationNanoseconds: duration, bytesSent: bytesSent))
         if notify { downstream.exchangeDidFinish(self) }
     }
 }

@@ -25,17 +25,22 @@ public final class ProxyServer: Sendable {
     private let current: Mutex<RuntimeConfig>
     /// The addresses actually bound, in `listeners` order (a port 0 resolved to the real one).
     public let boundAddresses: Mutex<[SocketAddress]> = Mutex([])
+    /// Every worker's series, and the process-wide ones; `/metrics` writes them out.
+    public let metrics: ProxyMetrics
+    private let admin = Mutex<AdminServer?>(nil)
+    private let draining = Atomic<Bool>(false)
 
     /// `accessLogFD`: where JSON access-log lines go (-1: nowhere); not closed by the server.
-    public init(config: RuntimeConfig, accessLogFD: Int32 = 1) {
+    public init(config: RuntimeConfig, accessLogFD: Int32 = 1, metrics: ProxyMetrics = ProxyMetrics()) {
         let count = config.snapshot.workers ?? WorkerGroup.defaultCount
         group = WorkerGroup(count: count)
         maxConnections = config.snapshot.limits.maxConnections
         current = Mutex(config)
+        self.metrics = metrics
         let counter = connections
         var contexts: [WorkerContext] = []
         for worker in group.workers {
-            contexts.append(WorkerContext(worker: worker, config: config, accessLogFD: accessLogFD,
+            contexts.append(WorkerContext(worker: worker, config: config, accessLogFD: accessLogFD, metrics: metrics,
                                           onClientClosed: { counter.value.subtract(1, ordering: .relaxed) }))
         }
         self.contexts = contexts
@@ -46,14 +51,20 @@ public final class ProxyServer: Sendable {
     /// Open client connections across all workers.
     public var openConnectionCount: Int { connections.value.load(ordering: .relaxed) }
 
-    /// Every worker's counters, summed. Waits for each worker's queue: call it off the workers.
-    public func counters() -> ProxyCounters {
-        var total = ProxyCounters()
-        for context in contexts {
-            total.add(context.worker.queue.sync { context.counters })
-        }
-        return total
+    /// The `/metrics` text as of now. It first waits for each worker to finish the event it is
+    /// in, so every response a client has received is counted. Call it off the workers.
+    public func metricsText() -> String { String(decoding: metricsExposition(), as: UTF8.self) }
+
+    private func metricsExposition() -> [UInt8] {
+        for context in contexts { context.worker.queue.sync {} }
+        return metrics.exposition(openConnections: openConnectionCount)
     }
+
+    /// Whether a drain has begun (`/readyz` answers 503 from then on).
+    public var isDraining: Bool { draining.load(ordering: .relaxed) }
+
+    /// The admin listener's address, when one is configured and bound.
+    public var adminAddress: SocketAddress? { admin.withLock { $0?.boundAddress } }
 
     /// The port the first listener is bound to (tests bind port 0).
     public var firstPort: Int { boundAddresses.withLock { $0.first?.port ?? 0 } }
@@ -88,6 +99,12 @@ public final class ProxyServer: Sendable {
             }
             bound.append(address)
         }
+        do {
+            try applyAdmin(config.snapshot.admin)
+        } catch {
+            unwind()
+            throw error
+        }
         boundAddresses.withLock { $0 = bound }
         for (fd, index) in fds {
             let context = contexts[index]
@@ -120,9 +137,33 @@ public final class ProxyServer: Sendable {
         }
     }
 
+    /// Binds the admin listener at `address` (nil: none), replacing a running one whose address
+    /// differs; an unchanged address keeps its socket. Throws when the new address cannot be bound
+    /// (the old admin listener, if any, keeps running then).
+    public func applyAdmin(_ address: HostPort?) throws(ProxyStartError) {
+        let running = admin.withLock { $0 }
+        guard let address else {
+            running?.stop()
+            admin.withLock { $0 = nil }
+            return
+        }
+        if let running, running.configured == address { return }
+        guard case .success(let resolved) = Resolver.resolve(host: address.host, port: address.port),
+              let socketAddress = resolved.first else {
+            throw ProxyStartError(description: "admin.address \(address): the address does not resolve")
+        }
+        let server = try AdminServer(address: socketAddress, configured: address,
+                                     metrics: { [weak self] in self?.metricsExposition() ?? [] },
+                                     isDraining: { [weak self] in self?.isDraining ?? true })
+        running?.stop()
+        server.start()
+        admin.withLock { $0 = server }
+    }
+
     /// Stops accepting, lets in-flight requests finish for up to `timeout`, then closes what is
     /// left; `completion` runs on a global queue once every connection is closed.
     public func drain(timeout: Duration, completion: @escaping @Sendable () -> Void) {
+        draining.store(true, ordering: .relaxed)
         stopAccepting()
         for context in contexts {
             context.worker.queue.async { context.beginDrain() }
@@ -153,6 +194,10 @@ public final class ProxyServer: Sendable {
         }
         done.wait()
         group.stop()
+        admin.withLock { server in
+            server?.stop()
+            server = nil
+        }
     }
 
     private func stopAccepting() {

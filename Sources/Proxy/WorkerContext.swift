@@ -15,15 +15,17 @@ final class WorkerContext: @unchecked Sendable {
     let accessLog: AccessLog
     private var requestIDs = RequestIDGenerator()
     private(set) var draining = false
-    /// This worker's metrics counters (worker queue only).
-    var counters = ProxyCounters()
+    /// This worker's series in the server's metrics registry (worker queue only).
+    let metrics: WorkerMetrics
     /// Called on the worker's queue when a connection closes (the server's process-wide count).
     let onClientClosed: @Sendable () -> Void
 
-    init(worker: Worker, config: RuntimeConfig, accessLogFD: Int32, onClientClosed: @escaping @Sendable () -> Void) {
+    init(worker: Worker, config: RuntimeConfig, accessLogFD: Int32, metrics: ProxyMetrics,
+         onClientClosed: @escaping @Sendable () -> Void) {
         self.worker = worker
         self.config = config
         self.accessLog = AccessLog(fd: accessLogFD)
+        self.metrics = WorkerMetrics(metrics: metrics, worker: worker.index)
         self.onClientClosed = onClientClosed
     }
 

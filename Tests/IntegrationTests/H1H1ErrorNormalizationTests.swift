@@ -140,7 +140,8 @@ final class H1H1ErrorNormalizationTests: XCTestCase {
         XCTAssertEqual(r.canonical?.type, "api")
         XCTAssertEqual(r.canonical?.message, CanonicalError(status: 500).message)
         XCTAssertLessThan(r.body.count, 1024)
-        XCTAssertEqual(proxy.server.counters().errors["app"]?.unreadable, 1)
+        let metrics = PrometheusText(proxy.server.metricsText())
+        XCTAssertEqual(metrics.sum("errata_upstream_errors_total", ["upstream": "app", "outcome": "unreadable"]), 1)
         proxy.assertHealthy()
     }
 
@@ -189,13 +190,17 @@ final class H1H1ErrorNormalizationTests: XCTestCase {
         XCTAssertEqual(problem.json?["code"] as? String, "bad_offset")
     }
 
-    func testCountersPerUpstream() throws {
+    func testMetricsPerUpstreamDialectAndOutcome() throws {
         let (server, proxy) = try singleProxy(.json(403, #"{"message":"no"}"#))
         defer { server.stop() }
         let client = try proxy.client()
         _ = try client.exchange("GET / HTTP/1.1\r\nHost: t\r\n\r\n")
         _ = try client.exchange("GET / HTTP/1.1\r\nHost: t\r\n\r\n")
         _ = try client.exchange("HEAD / HTTP/1.1\r\nHost: t\r\n\r\n", forHEAD: true)
-        XCTAssertEqual(proxy.server.counters().errors["app"], ProxyCounters.Errors(rewritten: 2, passedThrough: 1, unreadable: 0))
+        let metrics = PrometheusText(proxy.server.metricsText())
+        let app = ["upstream": "app", "dialect": "auto"]
+        XCTAssertEqual(metrics.sum("errata_upstream_errors_total", app.merging(["outcome": "rewritten"]) { $1 }), 2)
+        XCTAssertEqual(metrics.sum("errata_upstream_errors_total", app.merging(["outcome": "passed_through"]) { $1 }), 1)
+        XCTAssertEqual(metrics.sum("errata_upstream_errors_total", ["outcome": "unreadable"]), 0)
     }
 }

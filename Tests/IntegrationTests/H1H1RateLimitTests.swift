@@ -43,8 +43,10 @@ final class H1H1RateLimitTests: XCTestCase {
         // The connection stays usable and unlimited routes are not limited.
         XCTAssertEqual(try client.exchange("GET /other HTTP/1.1\r\nHost: t\r\n\r\n").status, 200)
         XCTAssertNil(try client.exchange("GET /other HTTP/1.1\r\nHost: t\r\n\r\n").header("RateLimit"))
-        let counters = proxy.server.counters()
-        XCTAssertEqual(counters.rateLimits["per_client"], ProxyCounters.RateLimit(allowed: 3, limited: 1))
+        let metrics = PrometheusText(proxy.server.metricsText())
+        XCTAssertEqual(metrics.sum("errata_rate_limit_decisions_total", ["policy": "per_client", "decision": "allowed"]), 3)
+        XCTAssertEqual(metrics.sum("errata_rate_limit_decisions_total", ["policy": "per_client", "decision": "limited"]), 1)
+        XCTAssertEqual(metrics.sum("errata_synthesized_errors_total", ["code": "rate_limited"]), 1)
     }
 
     func testARequestAfterRetryAfterSucceeds() throws {

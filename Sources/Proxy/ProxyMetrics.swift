@@ -1,0 +1,193 @@
+import EventLoop
+import Prometheus
+
+/// The proxy's metrics, kept in one Prometheus registry per server and written out by the
+/// admin listener's `/metrics` (swift-prometheus renders the text format).
+///
+/// Contention: every series a request touches carries a `worker` label and is created by that
+/// worker's `WorkerMetrics`, so no two workers ever share a counter's atomic or a histogram's
+/// lock on the hot path; Prometheus sums them at query time (`sum without (worker) (…)`).
+/// Process-wide series (reloads, open connections) change off the hot path.
+public final class ProxyMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    private let reloadSucceeded: Counter
+    private let reloadFailed: Counter
+    private let openConnections: Gauge
+    private let configGeneration: Gauge
+
+    /// Upper bounds of the duration histograms (seconds): 1 ms to 30 s.
+    static let durationBuckets: [Duration] = [
+        .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+        .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
+        .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10), .seconds(30),
+    ]
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        reloadSucceeded = registry.makeCounter(descriptor: Metric.reloads, labels: [("result", "success")])
+        reloadFailed = registry.makeCounter(descriptor: Metric.reloads, labels: [("result", "failure")])
+        openConnections = registry.makeGauge(descriptor: Metric.openConnections)
+        configGeneration = registry.makeGauge(descriptor: Metric.configGeneration)
+        for result in ["success", "failure"] {
+            _ = registry.makeCounter(descriptor: Metric.tlsHandshakes, labels: [("result", result)])
+        }
+    }
+
+    /// A config reload ended: `generation` is the one served now.
+    public func recordReload(succeeded: Bool, generation: Int) {
+        (succeeded ? reloadSucceeded : reloadFailed).increment()
+        configGeneration.set(Int64(generation))
+    }
+
+    /// The text exposition, with `errata_open_connections` set to `openConnections` first.
+    func exposition(openConnections count: Int) -> [UInt8] {
+        openConnections.set(Int64(count))
+        return registry.emitToBuffer()
+    }
+
+    /// The series errata exports: one name, one help text each (computed: swift-prometheus's
+    /// descriptor is not `Sendable`; they are built only when a new label set is first seen).
+    enum Metric {
+        static var requests: MetricNameDescriptor { MetricNameDescriptor(
+            namespace: "errata", metricName: "requests", unitName: "total",
+            helpText: "Requests answered, by route, status class and protocol.") }
+        static var requestDuration: MetricNameDescriptor { MetricNameDescriptor(
+            namespace: "errata", metricName: "request_duration", unitName: "seconds",
+            helpText: "From the request head to the last response byte queued, by route.") }
+        static var upstreamResponse: MetricNameDescriptor { MetricNameDescriptor(
+            namespace: "errata", metricName: "upstream_response", unitName: "seconds",
+            helpText: "From the request sent upstream to the upstream's response head, by upstream.") }
+        static var upstreamErrors: MetricNameDescriptor { MetricNameDescriptor(
+            namespace: "errata", metricName: "upstream_errors", unitName: "total",
+            helpText: "Upstream error responses by upstream, dialect and outcome (rewritten; unreadable: rewritten from the status alone; passed_through).") }
+        static var synthesized: MetricNameDescriptor { MetricNameDescriptor(
+            namespace: "errata", metricName: "synthesized_errors", unitName: "total",
+            helpText: "Errors errata answered itself, by canonical code.") }
+        static var rateLimits: MetricNameDescriptor { MetricNameDescriptor(
+            namespace: "errata", metricName: "rate_limit_decisions", unitName: "total",
+            helpText: "Rate-limit decisions by the policy that decided (the denying one, or the route's last).") }
+        static var reloads: MetricNameDescriptor { MetricNameDescriptor(
+            namespace: "errata", metricName: "config_reloads", unitName: "total",
+            helpText: "Config reloads by result.") }
+        static var tlsHandshakes: MetricNameDescriptor { MetricNameDescriptor(
+            namespace: "errata", metricName: "tls_handshakes", unitName: "total",
+            helpText: "TLS handshakes on listeners by result (TLS listeners are not implemented yet: always 0).") }
+        static var openConnections: MetricNameDescriptor { MetricNameDescriptor(
+            namespace: "errata", metricName: "open_connections", unitName: "",
+            helpText: "Client connections open now.") }
+        static var configGeneration: MetricNameDescriptor { MetricNameDescriptor(
+            namespace: "errata", metricName: "config_generation", unitName: "",
+            helpText: "The generation of the config being served (0 at start, +1 per successful reload).") }
+    }
+}
+
+/// One worker's view of `ProxyMetrics`: the series it has touched, cached by their labels so
+/// the registry's lock is taken only the first time a label set is seen.
+///
+/// Confined to its worker's queue (`WorkerContext` owns it).
+final class WorkerMetrics {
+    private let registry: PrometheusCollectorRegistry
+    private let worker: String
+
+    private struct RequestKey: Hashable {
+        var route: String
+        var statusClass: Int
+        var protocolName: String
+    }
+    private struct ErrorKey: Hashable {
+        var upstream: String
+        var dialect: String
+        var outcome: UpstreamErrorOutcome
+    }
+    private struct PolicyKey: Hashable {
+        var policy: String
+        var allowed: Bool
+    }
+
+    private var requests: [RequestKey: Counter] = [:]
+    private var requestDurations: [String: DurationHistogram] = [:]
+    private var upstreamResponses: [String: DurationHistogram] = [:]
+    private var upstreamErrors: [ErrorKey: Counter] = [:]
+    private var synthesized: [String: Counter] = [:]
+    private var rateLimits: [PolicyKey: Counter] = [:]
+
+    init(metrics: ProxyMetrics, worker: Int) {
+        registry = metrics.registry
+        self.worker = String(worker)
+    }
+
+    /// `route`: nil when no route matched (labelled `-`). `protocolName`: `HTTP/1.1`, `HTTP/1.0`…
+    /// `status` 0 (the client left before any response) is labelled `status_class="none"`.
+    func recordRequest(route: String?, status: Int, protocolName: String, durationNanoseconds: UInt64) {
+        let route = route ?? "-"
+        let key = RequestKey(route: route, statusClass: status / 100, protocolName: protocolName)
+        let counter = requests[key] ?? {
+            let made = registry.makeCounter(
+                descriptor: ProxyMetrics.Metric.requests,
+                labels: [("route", route), ("status_class", key.statusClass == 0 ? "none" : "\(key.statusClass)xx"), ("protocol", protocolName), ("worker", worker)])
+            requests[key] = made
+            return made
+        }()
+        counter.increment()
+        let histogram = requestDurations[route] ?? {
+            let made = registry.makeDurationHistogram(
+                descriptor: ProxyMetrics.Metric.requestDuration, labels: [("route", route), ("worker", worker)], buckets: ProxyMetrics.durationBuckets)
+            requestDurations[route] = made
+            return made
+        }()
+        histogram.recordNanoseconds(Int64(durationNanoseconds))
+    }
+
+    func recordUpstreamResponse(upstream: String, nanoseconds: UInt64) {
+        let histogram = upstreamResponses[upstream] ?? {
+            let made = registry.makeDurationHistogram(
+                descriptor: ProxyMetrics.Metric.upstreamResponse, labels: [("upstream", upstream), ("worker", worker)], buckets: ProxyMetrics.durationBuckets)
+            upstreamResponses[upstream] = made
+            return made
+        }()
+        histogram.recordNanoseconds(Int64(nanoseconds))
+    }
+
+    func recordUpstreamError(upstream: String, dialect: String, outcome: UpstreamErrorOutcome) {
+        let key = ErrorKey(upstream: upstream, dialect: dialect, outcome: outcome)
+        let counter = upstreamErrors[key] ?? {
+            let made = registry.makeCounter(
+                descriptor: ProxyMetrics.Metric.upstreamErrors,
+                labels: [("upstream", upstream), ("dialect", dialect), ("outcome", outcome.rawValue), ("worker", worker)])
+            upstreamErrors[key] = made
+            return made
+        }()
+        counter.increment()
+    }
+
+    /// An error errata answered itself, by its canonical `code` (`upstream_timeout`…).
+    func recordSynthesized(code: String) {
+        let counter = synthesized[code] ?? {
+            let made = registry.makeCounter(descriptor: ProxyMetrics.Metric.synthesized,
+                                            labels: [("code", code), ("worker", worker)])
+            synthesized[code] = made
+            return made
+        }()
+        counter.increment()
+    }
+
+    func recordRateLimit(policy: String?, allowed: Bool) {
+        guard let policy else { return }
+        let key = PolicyKey(policy: policy, allowed: allowed)
+        let counter = rateLimits[key] ?? {
+            let made = registry.makeCounter(
+                descriptor: ProxyMetrics.Metric.rateLimits,
+                labels: [("policy", policy), ("decision", allowed ? "allowed" : "limited"), ("worker", worker)])
+            rateLimits[key] = made
+            return made
+        }()
+        counter.increment()
+    }
+}
+
+/// What became of an upstream error response (a metrics label).
+enum UpstreamErrorOutcome: String, Hashable {
+    case rewritten
+    case unreadable
+    case passedThrough = "passed_through"
+}
