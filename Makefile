@@ -1,8 +1,26 @@
-# errata — the two commands: `make run` and `make test`.
-APT_PACKAGES := libssl-dev libnghttp2-dev zlib1g-dev libhiredis-dev pkg-config openssl
+# errata — the two commands: `make run` and `make test`; `make install` for a systemd host.
+# systemd: only for systemd-analyze, which SystemdUnitTests runs on the unit (verify, security).
+APT_PACKAGES := libssl-dev libnghttp2-dev zlib1g-dev libhiredis-dev pkg-config openssl systemd
 SWIFT ?= swift
 
-.PHONY: deps build run test test-tsan clean
+# `make install`: DESTDIR stages into a folder (packaging, tests); PREFIX is where the binary
+# lives on the target. ERRATA_BIN=path installs that binary instead of building release.
+PREFIX ?= /usr/local
+DESTDIR ?=
+ERRATA_BIN ?=
+ifeq ($(ERRATA_BIN),)
+INSTALL_BIN := .build/release/errata
+INSTALL_NEEDS := build
+else
+INSTALL_BIN := $(ERRATA_BIN)
+INSTALL_NEEDS :=
+endif
+UNIT_DIR := $(DESTDIR)/etc/systemd/system
+CONFIG := $(DESTDIR)/etc/errata/config.json
+# Installed systemctl and a running systemd (sd_booted: /run/systemd/system); not in a container.
+SYSTEMD_RUNNING = command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]
+
+.PHONY: deps build run test test-tsan clean install uninstall
 
 # Installs the system packages that are missing (Debian), and nothing when all are present.
 deps:
@@ -32,3 +50,45 @@ test-tsan: deps
 
 clean:
 	rm -rf .build .build-tsan
+
+# The binary, the unit (its /usr/local/bin/errata rewritten to $(PREFIX)/bin/errata), the
+# sysusers.d and tmpfiles.d files, and /etc/errata/config.json unless one is already there:
+# an operator's config is never overwritten. Without DESTDIR it also creates the user and
+# folders and reloads systemd, skipping what the machine cannot do (a container has no
+# running systemd).
+install: $(INSTALL_NEEDS)
+	install -D -m 0755 $(INSTALL_BIN) $(DESTDIR)$(PREFIX)/bin/errata
+	install -d -m 0755 $(UNIT_DIR)
+	sed 's|/usr/local/bin/errata|$(PREFIX)/bin/errata|g' systemd/errata.service > $(UNIT_DIR)/errata.service.tmp
+	chmod 0644 $(UNIT_DIR)/errata.service.tmp && mv $(UNIT_DIR)/errata.service.tmp $(UNIT_DIR)/errata.service
+	install -D -m 0644 systemd/errata.sysusers $(DESTDIR)/usr/lib/sysusers.d/errata.conf
+	install -D -m 0644 systemd/errata.tmpfiles $(DESTDIR)/usr/lib/tmpfiles.d/errata.conf
+	@if [ -e $(CONFIG) ]; then \
+	  echo "kept existing $(CONFIG) (not overwritten; the new default is systemd/config.json)"; \
+	else \
+	  echo "install -D -m 0640 systemd/config.json $(CONFIG)"; \
+	  install -D -m 0640 systemd/config.json $(CONFIG); \
+	fi
+	@if [ -z "$(DESTDIR)" ]; then \
+	  if command -v systemd-sysusers >/dev/null 2>&1; then \
+	    echo "systemd-sysusers /usr/lib/sysusers.d/errata.conf"; systemd-sysusers /usr/lib/sysusers.d/errata.conf; \
+	  else echo "no systemd-sysusers: create the system user errata yourself"; fi; \
+	  if command -v systemd-tmpfiles >/dev/null 2>&1; then \
+	    echo "systemd-tmpfiles --create /usr/lib/tmpfiles.d/errata.conf"; systemd-tmpfiles --create /usr/lib/tmpfiles.d/errata.conf; \
+	  else echo "no systemd-tmpfiles: create /etc/errata/tls (0750 root:errata) and /var/log/errata yourself"; fi; \
+	  if $(SYSTEMD_RUNNING); then \
+	    echo "systemctl daemon-reload"; systemctl daemon-reload; \
+	    echo "installed; start it with: sudo systemctl enable --now errata"; \
+	  else echo "systemd is not running here (a container?): skipped systemctl daemon-reload"; fi; \
+	fi
+
+# Removes what install put in place except /etc/errata (config, certificates), the logs and
+# the errata user, which belong to the operator.
+uninstall:
+	@if [ -z "$(DESTDIR)" ] && $(SYSTEMD_RUNNING); then \
+	  echo "systemctl disable --now errata.service"; systemctl disable --now errata.service || true; \
+	fi
+	rm -f $(DESTDIR)$(PREFIX)/bin/errata $(UNIT_DIR)/errata.service \
+	  $(DESTDIR)/usr/lib/sysusers.d/errata.conf $(DESTDIR)/usr/lib/tmpfiles.d/errata.conf
+	@if [ -z "$(DESTDIR)" ] && $(SYSTEMD_RUNNING); then echo "systemctl daemon-reload"; systemctl daemon-reload; fi
+	@echo "left in place: $(DESTDIR)/etc/errata, /var/log/errata and the errata user"
