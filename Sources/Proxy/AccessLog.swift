@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import EventLoop
+import Logging
 
 /// One finished request, as the access log records it.
 struct AccessLogEntry {
@@ -20,62 +21,68 @@ struct AccessLogEntry {
     var bytesSent: Int
 }
 
+extension AccessLogEntry {
+    /// The access log's fields, in the order its lines show them.
+    static let keyOrder = ["request_id", "client", "method", "path", "protocol", "status", "route", "upstream",
+                           "upstream_status", "error", "duration_ms", "bytes"]
+
+    var metadata: Logger.Metadata {
+        let micros = durationNanoseconds / 1000
+        let fraction = String(micros % 1000)
+        var m: Logger.Metadata = [
+            "request_id": .string(requestID),
+            "client": .string(client),
+            "method": .string(method),
+            "path": .string(path),
+            "protocol": .string(protocolVersion),
+            "status": .stringConvertible(status),
+            "route": route.map { .string($0) } ?? .stringConvertible(JSONLiteral.null),
+            "upstream": upstream.map { .string($0) } ?? .stringConvertible(JSONLiteral.null),
+            "upstream_status": upstreamStatus.map { .stringConvertible($0) } ?? .stringConvertible(JSONLiteral.null),
+            "duration_ms": .stringConvertible(JSONLiteral(json: "\(micros / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)")),
+            "bytes": .stringConvertible(bytesSent),
+        ]
+        if let error { m["error"] = .string(error) }
+        return m
+    }
+}
+
 /// The JSON access log: one line per request (time, request id, client, method, path, status,
-/// upstream, upstream status, duration, bytes) written to a file descriptor.
+/// upstream, upstream status, duration, bytes), logged through swift-log (`errata.access`,
+/// a `JSONLogHandler`) into this worker's buffer.
 ///
 /// Confined to its worker's queue. Lines are buffered and written with one `write(2)` when
 /// 16 KiB have gathered or at the worker's next tick (≤ 100 ms later), so logging costs
 /// a fraction of a syscall per request. `fd` is not owned (stdout, stderr, or a file the
 /// server opened); -1 turns logging off.
-final class AccessLog: DeadlineTarget {
+final class AccessLog: DeadlineTarget, LogLineSink, @unchecked Sendable {
     private let fd: Int32
+    private let worker: Worker
     private var buffer: [UInt8] = []
     private(set) var deadline: UInt64 = 0
-    private var cachedSecond: Int = -1
-    private var cachedPrefix = ""
+    private var logger: Logger?
 
-    init(fd: Int32) {
+    init(fd: Int32, worker: Worker) {
         self.fd = fd
+        self.worker = worker
         buffer.reserveCapacity(fd >= 0 ? 20_000 : 0)
+        if fd >= 0 {
+            logger = Logger(label: "errata.access") { [unowned self] _ in
+                JSONLogHandler(sink: self, level: .info, keyOrder: AccessLogEntry.keyOrder, accessLine: true)
+            }
+        }
     }
 
     var isEnabled: Bool { fd >= 0 }
 
     func record(_ e: AccessLogEntry) {
-        guard fd >= 0 else { return }
-        append("{\"time\":\"")
-        append(timestamp())
-        append("\",\"request_id\":")
-        appendJSONString(e.requestID)
-        append(",\"client\":")
-        appendJSONString(e.client)
-        append(",\"method\":")
-        appendJSONString(e.method)
-        append(",\"path\":")
-        appendJSONString(e.path)
-        append(",\"protocol\":\"")
-        append(e.protocolVersion)
-        append("\",\"status\":")
-        append(String(e.status))
-        append(",\"route\":")
-        if let route = e.route { appendJSONString(route) } else { append("null") }
-        append(",\"upstream\":")
-        if let upstream = e.upstream { appendJSONString(upstream) } else { append("null") }
-        append(",\"upstream_status\":")
-        append(e.upstreamStatus.map(String.init) ?? "null")
-        if let error = e.error {
-            append(",\"error\":")
-            appendJSONString(error)
-        }
-        append(",\"duration_ms\":")
-        let micros = e.durationNanoseconds / 1000
-        append(String(micros / 1000))
-        append(".")
-        let frac = String(micros % 1000)
-        append(String(repeating: "0", count: 3 - frac.count) + frac)
-        append(",\"bytes\":")
-        append(String(e.bytesSent))
-        append("}\n")
+        logger?.info("request", metadata: e.metadata)
+    }
+
+    /// Called by the handler, on this worker's queue (the exchange that logged is on it).
+    func write(line: UnsafeRawBufferPointer) {
+        worker.assertOnQueue()
+        buffer.append(contentsOf: line)
         if buffer.count >= 16 * 1024 {
             flush()
         } else if deadline == 0 {
@@ -106,42 +113,5 @@ final class AccessLog: DeadlineTarget {
             }
         }
         buffer.removeAll(keepingCapacity: true)
-    }
-
-    private func timestamp() -> String {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        let second = Int(ts.tv_sec)
-        if second != cachedSecond {
-            var t = time_t(second)
-            var parts = tm()
-            gmtime_r(&t, &parts)
-            func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
-            cachedPrefix = "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T"
-                + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))"
-            cachedSecond = second
-        }
-        let ms = String(Int(ts.tv_nsec) / 1_000_000)
-        return cachedPrefix + "." + String(repeating: "0", count: 3 - ms.count) + ms + "Z"
-    }
-
-    private func append(_ s: String) {
-        var s = s
-        s.withUTF8 { buffer.append(contentsOf: $0) }
-    }
-
-    private func appendJSONString(_ s: String) {
-        buffer.append(0x22)
-        for byte in s.utf8 {
-            switch byte {
-            case 0x22: buffer += [0x5c, 0x22]
-            case 0x5c: buffer += [0x5c, 0x5c]
-            case 0x00..<0x20, 0x7f:
-                let hex = Array("0123456789abcdef".utf8)
-                buffer += [0x5c, 0x75, 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0xf)]]
-            default: buffer.append(byte)
-            }
-        }
-        buffer.append(0x22)
     }
 }

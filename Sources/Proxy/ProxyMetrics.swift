@@ -33,10 +33,10 @@ public final class ProxyMetrics: Sendable {
         }
     }
 
-    /// A config reload ended: `generation` is the one served now.
-    public func recordReload(succeeded: Bool, generation: Int) {
+    /// A config reload ended; `generation`: the one served from now on (nil: unchanged).
+    public func recordReload(succeeded: Bool, generation: Int?) {
         (succeeded ? reloadSucceeded : reloadFailed).increment()
-        configGeneration.set(Int64(generation))
+        if let generation { configGeneration.set(Int64(generation)) }
     }
 
     /// The text exposition, with `errata_open_connections` set to `openConnections` first.

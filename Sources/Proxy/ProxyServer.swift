@@ -1,5 +1,6 @@
 import Dispatch
 import EventLoop
+import Logging
 import ProxyConfig
 import Synchronization
 #if canImport(Glibc)
@@ -31,7 +32,9 @@ public final class ProxyServer: Sendable {
     private let draining = Atomic<Bool>(false)
 
     /// `accessLogFD`: where JSON access-log lines go (-1: nowhere); not closed by the server.
-    public init(config: RuntimeConfig, accessLogFD: Int32 = 1, metrics: ProxyMetrics = ProxyMetrics()) {
+    /// `log`: lifecycle lines (upstream servers marked down and up); by default none.
+    public init(config: RuntimeConfig, accessLogFD: Int32 = 1, metrics: ProxyMetrics = ProxyMetrics(),
+                log: Logger = Logger(label: "errata", factory: { _ in SwiftLogNoOpLogHandler() })) {
         let count = config.snapshot.workers ?? WorkerGroup.defaultCount
         group = WorkerGroup(count: count)
         maxConnections = config.snapshot.limits.maxConnections
@@ -41,7 +44,7 @@ public final class ProxyServer: Sendable {
         var contexts: [WorkerContext] = []
         for worker in group.workers {
             contexts.append(WorkerContext(worker: worker, config: config, accessLogFD: accessLogFD, metrics: metrics,
-                                          onClientClosed: { counter.value.subtract(1, ordering: .relaxed) }))
+                                          log: log, onClientClosed: { counter.value.subtract(1, ordering: .relaxed) }))
         }
         self.contexts = contexts
     }

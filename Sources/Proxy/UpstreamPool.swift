@@ -1,4 +1,5 @@
 import EventLoop
+import Logging
 import ProxyConfig
 import ProxyModel
 
@@ -15,6 +16,8 @@ final class UpstreamPool {
         var consecutiveFailures = 0
         /// Uptime nanoseconds until which the server is skipped; 0: up.
         var downUntil: UInt64 = 0
+        /// Marked down and not yet answered since (the "back up" line is logged once).
+        var markedDown = false
         var idle: [UpstreamConnection] = []
     }
 
@@ -35,9 +38,13 @@ final class UpstreamPool {
     /// A retired pool (its upstream changed or vanished in a reload) keeps no idle connection.
     private(set) var retired = false
 
-    init(config: UpstreamConfig, addresses: [HostPort: [SocketAddress]], worker: Worker) {
+    /// Lifecycle lines: a server marked down, and back up.
+    private let log: Logger
+
+    init(config: UpstreamConfig, addresses: [HostPort: [SocketAddress]], worker: Worker, log: Logger) {
         self.config = config
         self.worker = worker
+        self.log = log
         servers = config.servers.map { Server(address: $0, resolved: addresses[$0] ?? []) }
     }
 
@@ -117,6 +124,11 @@ final class UpstreamPool {
     func recordSuccess(server index: Int) {
         servers[index].consecutiveFailures = 0
         servers[index].downUntil = 0
+        if servers[index].markedDown {
+            servers[index].markedDown = false
+            log.notice("upstream server back up", metadata: ["upstream": .string(config.name),
+                                                             "server": .string(servers[index].address.description)])
+        }
     }
 
     /// A connect failure or timeout: after `passive_health.failures` in a row the server is
@@ -126,6 +138,11 @@ final class UpstreamPool {
         if servers[index].consecutiveFailures >= config.passiveHealth.failures {
             servers[index].downUntil = now + UInt64(config.passiveHealth.cooldown.nanoseconds)
             servers[index].consecutiveFailures = 0
+            servers[index].markedDown = true
+            log.warning("upstream server marked down", metadata: [
+                "upstream": .string(config.name), "server": .string(servers[index].address.description),
+                "failures": .stringConvertible(config.passiveHealth.failures),
+                "cooldown": .string(humanDuration(config.passiveHealth.cooldown))])
         }
     }
 

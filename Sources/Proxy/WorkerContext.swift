@@ -1,4 +1,5 @@
 import EventLoop
+import Logging
 import ProxyConfig
 
 /// Everything one worker owns: its current config, its upstream pools, its client connections
@@ -17,14 +18,19 @@ final class WorkerContext: @unchecked Sendable {
     private(set) var draining = false
     /// This worker's series in the server's metrics registry (worker queue only).
     let metrics: WorkerMetrics
+    /// Lifecycle lines from this worker (with a `worker` metadata key).
+    let log: Logger
     /// Called on the worker's queue when a connection closes (the server's process-wide count).
     let onClientClosed: @Sendable () -> Void
 
-    init(worker: Worker, config: RuntimeConfig, accessLogFD: Int32, metrics: ProxyMetrics,
+    init(worker: Worker, config: RuntimeConfig, accessLogFD: Int32, metrics: ProxyMetrics, log: Logger,
          onClientClosed: @escaping @Sendable () -> Void) {
+        var log = log
+        log[metadataKey: "worker"] = .stringConvertible(worker.index)
+        self.log = log
         self.worker = worker
         self.config = config
-        self.accessLog = AccessLog(fd: accessLogFD)
+        self.accessLog = AccessLog(fd: accessLogFD, worker: worker)
         self.metrics = WorkerMetrics(metrics: metrics, worker: worker.index)
         self.onClientClosed = onClientClosed
     }
@@ -60,7 +66,7 @@ final class WorkerContext: @unchecked Sendable {
     func pool(for upstream: UpstreamConfig, config: RuntimeConfig) -> UpstreamPool {
         if let pool = pools[upstream.name], pool.config == upstream { return pool }
         pools[upstream.name]?.retire()
-        let pool = UpstreamPool(config: upstream, addresses: config.addresses, worker: worker)
+        let pool = UpstreamPool(config: upstream, addresses: config.addresses, worker: worker, log: log)
         pools[upstream.name] = pool
         return pool
     }

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Dispatch
 import Logging
+import Metrics
+import Prometheus
 import Proxy
 import ProxyConfig
 #if canImport(Glibc)
@@ -43,13 +45,14 @@ struct Check: ParsableCommand {
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the proxy (the default).")
     @OptionGroup var options: ConfigOption
+    @Option(name: .long, help: "Lifecycle log level: trace, debug, info, notice, warning, error or critical.")
+    var logLevel: Logger.Level = .info
 
     func run() throws {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .info
-            return handler
-        }
+        // Lifecycle lines (start, reload, drain, upstream servers down/up) as JSON on stderr, which
+        // journald keeps; the access log has its own destination (`access_log.to`).
+        let level = logLevel
+        LoggingSystem.bootstrap { _ in JSONLogHandler(sink: FileDescriptorSink(fd: 2), level: level) }
         let log = Logger(label: "errata")
         let snapshot: ConfigSnapshot
         switch ConfigLoader.load(path: options.config) {
@@ -70,7 +73,11 @@ struct Run: ParsableCommand {
                 throw ExitCode(1)
             }
         }
-        let server = ProxyServer(config: RuntimeConfig.resolving(snapshot), accessLogFD: accessLogFD)
+        // Libraries that record through swift-metrics land in the same registry as errata's own.
+        let metrics = ProxyMetrics()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics.registry))
+        let server = ProxyServer(config: RuntimeConfig.resolving(snapshot), accessLogFD: accessLogFD,
+                                 metrics: metrics, log: log)
         do {
             try server.start()
         } catch {
@@ -78,8 +85,10 @@ struct Run: ParsableCommand {
             throw ExitCode(1)
         }
         let addresses = server.boundAddresses.withLock { $0.map(\.description) }
-        log.info("listening", metadata: ["addresses": .string(addresses.joined(separator: " ")),
-                                         "workers": .stringConvertible(server.workerCount)])
+        var started: Logger.Metadata = ["addresses": .string(addresses.joined(separator: " ")),
+                                        "workers": .stringConvertible(server.workerCount)]
+        if let admin = server.adminAddress { started["admin"] = .string(admin.description) }
+        log.info("listening", metadata: started)
         SystemdNotifier.send("READY=1\nSTATUS=serving on \(addresses.joined(separator: " "))")
 
         let controller = Controller(server: server, configPath: options.config, drain: snapshot.timeouts.drain, log: log)
@@ -142,9 +151,11 @@ final class Controller: @unchecked Sendable {
                 case .success(let snapshot):
                     let runtime = RuntimeConfig.resolving(snapshot, generation: generation)
                     server.reload(runtime)
+                    server.metrics.recordReload(succeeded: true, generation: generation)
                     drain = snapshot.timeouts.drain
                     log.info("config reloaded", metadata: ["generation": .stringConvertible(generation)])
                 case .failure(let errors):
+                    server.metrics.recordReload(succeeded: false, generation: nil)
                     for problem in errors.problems {
                         log.error("reload failed; the running config stays",
                                   metadata: ["path": .string(problem.path), "problem": .string(problem.message)])
@@ -155,3 +166,5 @@ final class Controller: @unchecked Sendable {
         }
     }
 }
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
