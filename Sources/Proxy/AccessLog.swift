@@ -56,27 +56,34 @@ extension AccessLogEntry {
 /// a fraction of a syscall per request. `fd` is not owned (stdout, stderr, or a file the
 /// server opened); -1 turns logging off.
 final class AccessLog: DeadlineTarget, LogLineSink, @unchecked Sendable {
-    private let fd: Int32
+    private var fd: Int32
     private let worker: Worker
     private var buffer: [UInt8] = []
     private(set) var deadline: UInt64 = 0
-    private var logger: Logger?
+    private var logger: Logger!
 
     init(fd: Int32, worker: Worker) {
         self.fd = fd
         self.worker = worker
         buffer.reserveCapacity(fd >= 0 ? 20_000 : 0)
-        if fd >= 0 {
-            logger = Logger(label: "errata.access") { [unowned self] _ in
-                JSONLogHandler(sink: self, level: .info, keyOrder: AccessLogEntry.keyOrder, accessLine: true)
-            }
+        logger = Logger(label: "errata.access") { [unowned self] _ in
+            JSONLogHandler(sink: self, level: .info, keyOrder: AccessLogEntry.keyOrder, accessLine: true)
         }
     }
 
     var isEnabled: Bool { fd >= 0 }
 
     func record(_ e: AccessLogEntry) {
-        logger?.info("request", metadata: e.metadata)
+        guard fd >= 0 else { return }
+        logger.info("request", metadata: e.metadata)
+    }
+
+    /// Flushes what is buffered to the old descriptor, then writes to `fd` (-1: nowhere).
+    /// The old one is not closed here: the server's owner closes it once every worker moved.
+    func redirect(to fd: Int32) {
+        worker.assertOnQueue()
+        flush()
+        self.fd = fd
     }
 
     /// Called by the handler, on this worker's queue (the exchange that logged is on it).

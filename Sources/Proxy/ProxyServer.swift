@@ -163,6 +163,21 @@ public final class ProxyServer: Sendable {
         admin.withLock { $0 = server }
     }
 
+    /// Every worker flushes its access log and writes to `fd` from then on (-1: nowhere) — a
+    /// SIGHUP's reopened file, or a changed `access_log.to`. `completion` runs on a global queue
+    /// once no worker writes to the previous descriptor, which the caller may then close.
+    public func redirectAccessLog(to fd: Int32, completion: @escaping @Sendable () -> Void) {
+        let done = DispatchGroup()
+        for context in contexts {
+            done.enter()
+            context.worker.queue.async {
+                context.accessLog.redirect(to: fd)
+                done.leave()
+            }
+        }
+        done.notify(queue: .global(), execute: completion)
+    }
+
     /// Stops accepting, lets in-flight requests finish for up to `timeout`, then closes what is
     /// left; `completion` runs on a global queue once every connection is closed.
     public func drain(timeout: Duration, completion: @escaping @Sendable () -> Void) {

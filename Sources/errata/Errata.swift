@@ -61,22 +61,17 @@ struct Run: ParsableCommand {
             for problem in errors.problems { Output.line("\(options.config): \(problem.path): \(problem.message)", fd: 2) }
             throw ExitCode(1)
         }
-        let accessLogFD: Int32
-        switch snapshot.accessLog.to {
-        case .stdout: accessLogFD = 1
-        case .stderr: accessLogFD = 2
-        case .off: accessLogFD = -1
-        case .file(let path):
-            accessLogFD = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
-            guard accessLogFD >= 0 else {
-                Output.line("errata: cannot open access log \(path): \(String(cString: strerror(errno)))", fd: 2)
-                throw ExitCode(1)
-            }
+        let accessLog: AccessLogDestination
+        switch AccessLogDestination.open(snapshot.accessLog.to) {
+        case .success(let destination): accessLog = destination
+        case .failure(let error):
+            Output.line("errata: \(error)", fd: 2)
+            throw ExitCode(1)
         }
         // Libraries that record through swift-metrics land in the same registry as errata's own.
         let metrics = ProxyMetrics()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics.registry))
-        let server = ProxyServer(config: RuntimeConfig.resolving(snapshot), accessLogFD: accessLogFD,
+        let server = ProxyServer(config: RuntimeConfig.resolving(snapshot), accessLogFD: accessLog.fd,
                                  metrics: metrics, log: log)
         do {
             try server.start()
@@ -91,26 +86,31 @@ struct Run: ParsableCommand {
         log.info("listening", metadata: started)
         SystemdNotifier.send("READY=1\nSTATUS=serving on \(addresses.joined(separator: " "))")
 
-        let controller = Controller(server: server, configPath: options.config, drain: snapshot.timeouts.drain, log: log)
+        let controller = Controller(server: server, configPath: options.config, drain: snapshot.timeouts.drain,
+                                    accessLog: accessLog, log: log)
         controller.installSignalHandlers()
         dispatchMain()
     }
 }
 
 /// Signal handling on the main queue: reload, drain, and exit.
+///
+/// Confined to the main queue (every method runs from a signal source or a hop to `.main`).
 final class Controller: @unchecked Sendable {
     private let server: ProxyServer
     private let configPath: String
     private var drain: Duration
+    private var accessLog: AccessLogDestination
     private let log: Logger
     private var sources: [any DispatchSourceSignal] = []
     private var stopping = false
     private var generation = 0
 
-    init(server: ProxyServer, configPath: String, drain: Duration, log: Logger) {
+    init(server: ProxyServer, configPath: String, drain: Duration, accessLog: AccessLogDestination, log: Logger) {
         self.server = server
         self.configPath = configPath
         self.drain = drain
+        self.accessLog = accessLog
         self.log = log
     }
 
@@ -139,6 +139,20 @@ final class Controller: @unchecked Sendable {
         }
     }
 
+    /// Opens `to` afresh (the same path too: logrotate may have moved the file) and moves the
+    /// workers to it; the previous file is closed once none writes to it. When the new one cannot
+    /// be opened, the workers keep the old one.
+    private func reopenAccessLog(_ to: AccessLogConfig.Destination) {
+        switch AccessLogDestination.open(to) {
+        case .success(let fresh):
+            let previous = accessLog
+            accessLog = fresh
+            server.redirectAccessLog(to: fresh.fd) { previous.close() }
+        case .failure(let error):
+            log.error("access log not reopened; the previous one stays", metadata: ["problem": .string(error.description)])
+        }
+    }
+
     private func reload() {
         let path = configPath
         SystemdNotifier.send("RELOADING=1\nMONOTONIC_USEC=\(SystemdNotifier.monotonicMicroseconds())")
@@ -153,6 +167,7 @@ final class Controller: @unchecked Sendable {
                     server.reload(runtime)
                     server.metrics.recordReload(succeeded: true, generation: generation)
                     drain = snapshot.timeouts.drain
+                    reopenAccessLog(snapshot.accessLog.to)
                     log.info("config reloaded", metadata: ["generation": .stringConvertible(generation)])
                 case .failure(let errors):
                     server.metrics.recordReload(succeeded: false, generation: nil)
