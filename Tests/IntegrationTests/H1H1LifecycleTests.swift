@@ -43,7 +43,7 @@ final class H1H1LifecycleTests: XCTestCase {
             listeners: [ListenerConfig(address: HostPort(host: "127.0.0.1", port: proxy.port))],
             upstreams: ["b": ProxyHarness.upstream("b", ports: [b.port])],
             routes: RouteTable([Route(name: "r", upstream: "b")]), workers: 2)
-        proxy.server.reload(RuntimeConfig.resolving(next, generation: 1))
+        try proxy.server.reload(RuntimeConfig.resolving(next, generation: 1))
         usleep(50_000)
         XCTAssertEqual(try client.exchange("GET / HTTP/1.1\r\nHost: t\r\n\r\n").status, 200)
         XCTAssertEqual(a.requestCount, 1)
