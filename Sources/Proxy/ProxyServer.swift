@@ -19,8 +19,8 @@ public struct ProxyStartError: Error, CustomStringConvertible {
 public final class ProxyServer: Sendable {
     private let group: WorkerGroup
     private let contexts: [WorkerContext]
-    /// The listeners accepting now, in `listeners` order (empty once stopping).
-    private let listening = Mutex<[Listening]>([])
+    /// The listeners accepting now, in `listeners` order (empty once stopping). Internal for tests.
+    let listening = Mutex<[Listening]>([])
     private let stopping = Atomic<Bool>(false)
     private let connections = ConnectionCounter()
     private let maxConnections: Int
@@ -262,7 +262,7 @@ public final class ProxyServer: Sendable {
 }
 
 /// One configured listener, bound on every worker.
-private struct Listening: Sendable {
+struct Listening: Sendable {
     let config: ListenerConfig
     /// The bound address (a port 0 resolved to the real one).
     let address: SocketAddress
