@@ -149,7 +149,8 @@ public final class ProxyServer: Sendable {
     ///
     /// Throws, having changed nothing (the old config and listeners stay), when a new listener
     /// cannot be bound or the server is already stopping; each problem names the listener's JSON
-    /// path (`listeners[1].address`).
+    /// path (`listeners[1].address`). Listener host names are resolved here (blocking): call it
+    /// off the workers.
     public func reload(_ config: RuntimeConfig) throws(ConfigErrors) {
         guard !stopping.load(ordering: .acquiring) else {
             throw ConfigErrors(problems: [.init(path: "", message: "the server is stopping")])

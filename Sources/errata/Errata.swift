@@ -234,7 +234,9 @@ final class Controller: @unchecked Sendable {
         case .success(let config):
             generation = candidate
             drain = config.snapshot.timeouts.drain
-            log.info("config reloaded", metadata: ["generation": .stringConvertible(candidate)])
+            let addresses = server.boundAddresses.withLock { $0.map(\.description) }.joined(separator: " ")
+            log.info("config reloaded", metadata: ["generation": .stringConvertible(candidate),
+                                                   "addresses": .string(addresses)])
             SystemdNotifier.send("READY=1\nSTATUS=\(servingStatus)")
         case .failure(let errors):
             for problem in errors.problems {
