@@ -16,11 +16,13 @@ public struct ProxyStartError: Error, CustomStringConvertible {
 /// per worker) and their contexts.
 ///
 /// `start`, `reload`, `drain` and `stop` are called from one control thread (the executable's
-/// main queue, or a test); everything per connection happens on the workers.
+/// main queue, or a test), never at the same time; everything per connection happens on the workers.
 public final class ProxyServer: Sendable {
     private let group: WorkerGroup
     private let contexts: [WorkerContext]
-    private let acceptors = Mutex<[Acceptor]>([])
+    /// The listeners accepting now, in `listeners` order (empty once stopping). Internal for tests.
+    let listening = Mutex<[Listening]>([])
+    private let stopping = Atomic<Bool>(false)
     private let connections = ConnectionCounter()
     private let maxConnections: Int
     private let current: Mutex<RuntimeConfig>
@@ -51,6 +53,9 @@ public final class ProxyServer: Sendable {
 
     public var workerCount: Int { group.workers.count }
 
+    /// The config new requests start on: the last one `reload` accepted (or the first).
+    public var config: RuntimeConfig { current.withLock { $0 } }
+
     /// Open client connections across all workers.
     public var openConnectionCount: Int { connections.value.load(ordering: .relaxed) }
 
@@ -77,49 +82,70 @@ public final class ProxyServer: Sendable {
     public func start() throws(ProxyStartError) {
         Sockets.ignoreSIGPIPE()
         let config = current.withLock { $0 }
-        var fds: [(fd: Int32, worker: Int)] = []
-        var bound: [SocketAddress] = []
-        func unwind() { for entry in fds { Sockets.close(entry.fd) } }
-        for listener in config.snapshot.listeners {
-            if listener.tls != nil {
-                unwind()
-                throw ProxyStartError(description: "listener \(listener.address): TLS listeners are not implemented in this build")
+        var bound: [Listening] = []
+        for (index, listener) in config.snapshot.listeners.enumerated() {
+            switch bind(listener, index: index) {
+            case .success(let new): bound.append(new)
+            case .failure(let errors):
+                for new in bound { new.closeUnstarted() }
+                throw ProxyStartError(description: errors.description)
             }
-            guard case .success(let resolved) = Resolver.resolve(host: listener.address.host, port: listener.address.port),
-                  var address = resolved.first else {
-                unwind()
-                throw ProxyStartError(description: "listener \(listener.address): the address does not resolve")
-            }
-            for worker in group.workers {
-                switch Sockets.listen(on: address, backlog: 1024, reusePort: true) {
-                case .success(let fd):
-                    if address.port == 0, let local = Sockets.localAddress(fd) { address = local }
-                    fds.append((fd, worker.index))
-                case .failure(let error):
-                    unwind()
-                    throw ProxyStartError(description: "listener \(listener.address): \(error)")
-                }
-            }
-            bound.append(address)
         }
         do {
             try applyAdmin(config.snapshot.admin)
         } catch {
-            unwind()
+            for new in bound { new.closeUnstarted() }
             throw error
         }
-        boundAddresses.withLock { $0 = bound }
-        for (fd, index) in fds {
-            let context = contexts[index]
-            let acceptor = Acceptor(fd: fd, worker: context.worker) { [self] client, peer in
+        listening.withLock { $0 = bound }
+        boundAddresses.withLock { $0 = bound.map(\.address) }
+        for (index, context) in contexts.enumerated() {
+            let acceptors = bound.map { $0.acceptors[index] }
+            context.worker.queue.async {
+                for acceptor in acceptors { acceptor.start() }
+                context.start()
+            }
+        }
+    }
+
+    /// Binds `listener` (`listeners[index]`) once per worker with `SO_REUSEPORT`, each socket
+    /// with an acceptor for its worker that is not started yet. On failure nothing stays open,
+    /// and the problem names the listener's JSON path.
+    private func bind(_ listener: ListenerConfig, index: Int) -> Result<Listening, ConfigErrors> {
+        let path = "listeners[\(index)]"
+        if listener.tls != nil {
+            return .failure(ConfigErrors(problems: [.init(path: path + ".tls",
+                                                          message: "TLS listeners are not implemented in this build")]))
+        }
+        guard var address = Self.resolve(listener) else {
+            return .failure(ConfigErrors(problems: [.init(path: path + ".address",
+                                                          message: "\(listener.address) does not resolve")]))
+        }
+        var fds: [Int32] = []
+        for _ in group.workers {
+            switch Sockets.listen(on: address, backlog: 1024, reusePort: true) {
+            case .success(let fd):
+                if address.port == 0, let local = Sockets.localAddress(fd) { address = local }
+                fds.append(fd)
+            case .failure(let error):
+                for fd in fds { Sockets.close(fd) }
+                return .failure(ConfigErrors(problems: [.init(path: path + ".address",
+                                                              message: "cannot listen on \(address): \(error)")]))
+            }
+        }
+        let acceptors = zip(fds, contexts).map { fd, context in
+            Acceptor(fd: fd, worker: context.worker) { [self] client, peer in
                 accepted(client, peer: peer, context: context)
             }
-            acceptors.withLock { $0.append(acceptor) }
-            context.worker.queue.async { acceptor.start() }
         }
-        for context in contexts {
-            context.worker.queue.async { context.start() }
-        }
+        return .success(Listening(config: listener, address: address, acceptors: acceptors))
+    }
+
+    /// The address `listener` binds: its host's first resolved address. Blocks on names.
+    private static func resolve(_ listener: ListenerConfig) -> SocketAddress? {
+        guard case .success(let resolved) = Resolver.resolve(host: listener.address.host, port: listener.address.port)
+        else { return nil }
+        return resolved.first
     }
 
     private func accepted(_ fd: Int32, peer: SocketAddress?, context: WorkerContext) {
@@ -132,12 +158,90 @@ public final class ProxyServer: Sendable {
         context.accept(fd: fd, peer: peer?.host ?? "-")
     }
 
-    /// Requests that start after this call use `config`; requests in flight finish on theirs.
-    public func reload(_ config: RuntimeConfig) {
-        current.withLock { $0 = config }
-        for context in contexts {
-            context.worker.queue.async { context.apply(config) }
+    /// Swaps to `config`: requests that start after this call use it, requests in flight finish
+    /// on theirs, and no open connection is closed.
+    ///
+    /// Listeners are matched by address (the resolved address, or for port 0 the configured
+    /// text): a listener whose address is unchanged keeps its sockets and acceptors untouched,
+    /// so nothing waiting in its backlog is lost. New addresses are bound on every worker and
+    /// accept from this call on; removed ones stop accepting and close (connections accepted on
+    /// them go on). `boundAddresses` reflects the new set.
+    ///
+    /// The admin listener moves when `admin.address` changed (or starts, or stops).
+    ///
+    /// Throws, having changed nothing (the old config and listeners stay), when a new listener
+    /// or admin address cannot be bound or the server is already stopping; each problem names the listener's JSON
+    /// path (`listeners[1].address`). Listener host names are resolved here (blocking): call it
+    /// off the workers.
+    public func reload(_ config: RuntimeConfig) throws(ConfigErrors) {
+        guard !stopping.load(ordering: .acquiring) else {
+            throw ConfigErrors(problems: [.init(path: "", message: "the server is stopping")])
         }
+        let running = listening.withLock { $0 }
+        var kept = Set<Int>()
+        var next: [Listening] = []
+        var added: [Listening] = []
+        var problems: [ConfigErrors.Problem] = []
+        for (index, listener) in config.snapshot.listeners.enumerated() {
+            if listener.tls == nil, let match = Self.match(listener, in: running, excluding: kept) {
+                kept.insert(match)
+                next.append(running[match])
+                continue
+            }
+            switch bind(listener, index: index) {
+            case .success(let new):
+                added.append(new)
+                next.append(new)
+            case .failure(let errors):
+                problems += errors.problems
+            }
+        }
+        if problems.isEmpty {
+            do {
+                try applyAdmin(config.snapshot.admin)
+            } catch {
+                problems.append(.init(path: "admin.address", message: error.description))
+            }
+        }
+        guard problems.isEmpty else {
+            for new in added { new.closeUnstarted() }
+            throw ConfigErrors(problems: problems)
+        }
+        let removed = running.indices.filter { !kept.contains($0) }.map { running[$0] }
+        current.withLock { $0 = config }
+        listening.withLock { $0 = next }
+        boundAddresses.withLock { $0 = next.map(\.address) }
+        for (index, context) in contexts.enumerated() {
+            let starting = added.map { $0.acceptors[index] }
+            let closing = removed.map { $0.acceptors[index] }
+            context.worker.queue.async {
+                context.apply(config)
+                for acceptor in starting { acceptor.start() }
+                for acceptor in closing { acceptor.stop() }
+            }
+        }
+    }
+
+    /// The running listener (an index into `running`, not in `excluding`) that `listener` is:
+    /// the same bound address, or for port 0 the same configured address.
+    private static func match(_ listener: ListenerConfig, in running: [Listening], excluding: Set<Int>) -> Int? {
+        let candidates = running.indices.filter { !excluding.contains($0) }
+        if listener.address.port == 0 {
+            return candidates.first { running[$0].config.address == listener.address }
+        }
+        guard let address = resolve(listener) else { return nil }
+        return candidates.first { running[$0].address == address }
+    }
+
+    /// Runs `completion` on `queue` once every worker's queue has run a block queued by this call.
+    /// A worker stuck in a handler never answers, so neither does `completion`.
+    public func pingWorkers(queue: DispatchQueue, completion: @escaping @Sendable () -> Void) {
+        let answered = DispatchGroup()
+        for context in contexts {
+            answered.enter()
+            context.worker.queue.async { answered.leave() }
+        }
+        answered.notify(queue: queue, execute: completion)
     }
 
     /// Binds the admin listener at `address` (nil: none), replacing a running one whose address
@@ -219,13 +323,28 @@ public final class ProxyServer: Sendable {
     }
 
     private func stopAccepting() {
-        let list = acceptors.withLock { all in
+        stopping.store(true, ordering: .releasing)
+        let list = listening.withLock { all in
             defer { all = [] }
             return all
         }
-        for acceptor in list {
+        for acceptor in list.flatMap(\.acceptors) {
             acceptor.worker.queue.async { acceptor.stop() }
         }
+    }
+}
+
+/// One configured listener, bound on every worker.
+struct Listening: Sendable {
+    let config: ListenerConfig
+    /// The bound address (a port 0 resolved to the real one).
+    let address: SocketAddress
+    /// One per worker, in worker order.
+    let acceptors: [Acceptor]
+
+    /// Closes the sockets of acceptors that were never started (a bind that is unwound).
+    func closeUnstarted() {
+        for acceptor in acceptors { Sockets.close(acceptor.fd) }
     }
 }
 

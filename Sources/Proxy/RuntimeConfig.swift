@@ -14,7 +14,7 @@ public final class RuntimeConfig: Sendable {
     let addresses: [HostPort: [SocketAddress]]
     let http1Limits: HTTP1Limits
     /// The token buckets of this snapshot, shared by every worker (sharded, no global lock).
-    /// A reload builds a new limiter: buckets start full again.
+    /// Policies unchanged from the config it replaced keep that config's buckets.
     let rateLimiter: RateLimiter
     /// Whether any configured dialect has `error_when`: only then are success heads looked at
     /// by the normalizer at all.
@@ -23,7 +23,11 @@ public final class RuntimeConfig: Sendable {
     let rateLimitChecks: [String: RateLimitCheck]
 
     /// Resolves every server name with getaddrinfo. It blocks: call it off the workers.
-    public static func resolving(_ snapshot: ConfigSnapshot, generation: Int = 0) -> RuntimeConfig {
+    ///
+    /// - Parameter previous: the running config this one is to replace (a reload): rate-limit
+    ///   policies whose definition did not change keep its buckets (`RateLimiter(inheriting:)`).
+    public static func resolving(_ snapshot: ConfigSnapshot, generation: Int = 0,
+                                 replacing previous: RuntimeConfig? = nil) -> RuntimeConfig {
         var addresses: [HostPort: [SocketAddress]] = [:]
         for upstream in snapshot.upstreams.values {
             for server in upstream.servers where addresses[server] == nil {
@@ -33,15 +37,17 @@ public final class RuntimeConfig: Sendable {
                 }
             }
         }
-        return RuntimeConfig(snapshot: snapshot, generation: generation, addresses: addresses)
+        return RuntimeConfig(snapshot: snapshot, generation: generation, addresses: addresses,
+                             previousLimiter: previous?.rateLimiter)
     }
 
-    init(snapshot: ConfigSnapshot, generation: Int, addresses: [HostPort: [SocketAddress]]) {
+    init(snapshot: ConfigSnapshot, generation: Int, addresses: [HostPort: [SocketAddress]],
+         previousLimiter: RateLimiter? = nil) {
         self.snapshot = snapshot
         self.generation = generation
         self.addresses = addresses
         self.http1Limits = HTTP1Limits(headerBytes: snapshot.limits.headerBytes, uriBytes: snapshot.limits.uriBytes)
-        let limiter = RateLimiter(policies: snapshot.rateLimits)
+        let limiter = RateLimiter(policies: snapshot.rateLimits, inheriting: previousLimiter)
         var checks: [String: RateLimitCheck] = [:]
         for route in snapshot.routes.routes where !route.rateLimits.isEmpty {
             let check = limiter.check(for: route.rateLimits)

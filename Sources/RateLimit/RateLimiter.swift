@@ -2,14 +2,27 @@ import ProxyModel
 
 /// Every policy's table for one config snapshot. Build it once per snapshot (off the hot path)
 /// and share it with every worker; it is `Sendable` and lock-free across keys of different
-/// shards (see `RateLimitTable`). A reload that builds a new limiter starts every bucket full.
+/// shards (see `RateLimitTable`).
 public final class RateLimiter: Sendable {
     public let tables: [String: RateLimitTable]
     public let policies: [String: RateLimitPolicy]
 
-    public init(policies: [String: RateLimitPolicy], shardCount: Int = 16) {
+    /// - Parameter previous: the limiter of the config being replaced (a reload). A policy whose
+    ///   name and definition (key, rate, per, burst, max_keys) are equal to one of `previous`
+    ///   shares that policy's table, so its buckets keep their levels and requests on either
+    ///   config draw from the same buckets; changed and new policies start with empty tables
+    ///   (every key full). Nil: every table is new.
+    public init(policies: [String: RateLimitPolicy], shardCount: Int = 16, inheriting previous: RateLimiter? = nil) {
         self.policies = policies
-        tables = policies.mapValues { RateLimitTable($0, shardCount: shardCount) }
+        var tables: [String: RateLimitTable] = [:]
+        for (name, policy) in policies {
+            if let previous, previous.policies[name] == policy, let table = previous.tables[name] {
+                tables[name] = table
+            } else {
+                tables[name] = RateLimitTable(policy, shardCount: shardCount)
+            }
+        }
+        self.tables = tables
     }
 
     /// The check for a route listing `policyNames` (names not in the config are skipped;

@@ -27,6 +27,19 @@ enum SystemdNotifier {
         }
     }
 
+    /// The watchdog timeout systemd asks for (`WATCHDOG_USEC`, in microseconds), or nil when
+    /// there is none: unset, not a positive number, or `WATCHDOG_PID` set to another process.
+    static func watchdogMicroseconds() -> UInt64? {
+        func variable(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }
+        return watchdogMicroseconds(usec: variable("WATCHDOG_USEC"), pid: variable("WATCHDOG_PID"), ourPID: getpid())
+    }
+
+    static func watchdogMicroseconds(usec: String?, pid: String?, ourPID: pid_t) -> UInt64? {
+        guard let usec, let value = UInt64(usec), value > 0 else { return nil }
+        if let pid, !pid.isEmpty, pid_t(pid) != ourPID { return nil }
+        return value
+    }
+
     static func monotonicMicroseconds() -> UInt64 {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)

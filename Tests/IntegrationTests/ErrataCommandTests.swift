@@ -82,4 +82,219 @@ final class ErrataCommandTests: XCTestCase {
         XCTAssertEqual(process.terminationReason, .exit)
         XCTAssertEqual(process.terminationStatus, 0)
     }
+    // MARK: - Signals and the notify protocol
+
+    /// A config serving `ports` on 127.0.0.1, every request to the upstream on `upstream`.
+    private func config(ports: [Int], upstream: Int, upstreamName: String = "app", workers: Int = 1,
+                        routes: String? = nil) -> String {
+        let listeners = ports.map { #"{"address":"127.0.0.1:\#($0)"}"# }.joined(separator: ",")
+        return """
+            {"listeners":[\(listeners)],"workers":\(workers),
+             "upstreams":{"\(upstreamName)":{"servers":["127.0.0.1:\(upstream)"]}},
+             "routes":\(routes ?? #"[{"upstream":"\#(upstreamName)"}]"#), "access_log":{"to":"off"}}
+            """
+    }
+
+    private func rewrite(_ path: String, _ json: String) throws {
+        try json.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
+    /// An upstream answering every request with `name` in `X-Upstream` and as the body.
+    private func namedServer(_ name: String) throws -> LegacyServer {
+        try LegacyServer { _ in LegacyResponse.text(200, name, headers: [("X-Upstream", name)]) }
+    }
+
+    /// Starts errata with a NOTIFY_SOCKET and waits for its READY=1.
+    private func startNotifying(_ path: String, environment: [String: String] = [:]) throws
+        -> (ErrataProcess, NotifySocket, ready: [String: String]) {
+        let notify = try NotifySocket()
+        let errata = try ErrataProcess(binary: binary, config: path,
+                                       environment: environment.merging(["NOTIFY_SOCKET": notify.path]) { a, _ in a })
+        guard let ready = notify.next("READY", "1") else {
+            XCTFail("no READY=1; stderr: \(errata.stderr)")
+            throw XCTSkip("errata did not start")
+        }
+        return (errata, notify, ready)
+    }
+
+    /// SIGHUP, then the RELOADING=1 and READY=1 that must follow it; returns the READY message.
+    private func reload(_ errata: ErrataProcess, _ notify: NotifySocket,
+                        file: StaticString = #filePath, line: UInt = #line) -> [String: String] {
+        errata.signal(SIGHUP)
+        XCTAssertNotNil(notify.next("RELOADING", "1"), "RELOADING=1 after SIGHUP", file: file, line: line)
+        let ready = notify.next("READY", "1")
+        XCTAssertNotNil(ready, "READY=1 after the reload", file: file, line: line)
+        return ready ?? [:]
+    }
+
+    private static func monotonicMicroseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000 + UInt64(ts.tv_nsec) / 1000
+    }
+
+    private static func get(_ client: RawHTTPClient, _ path: String = "/") throws -> RawResponse {
+        try client.exchange("GET \(path) HTTP/1.1\r\nHost: t\r\n\r\n")
+    }
+
+    func testNotifySocketReceivesReadyReloadingReadyStoppingInOrder() throws {
+        let upstream = try echoServer()
+        defer { upstream.stop() }
+        let port = closedPort()
+        let path = try write(config(ports: [port], upstream: upstream.port))
+        let (errata, notify, ready) = try startNotifying(path)
+        XCTAssertEqual(ready["STATUS"], "serving on 127.0.0.1:\(port) with 1 worker")
+        XCTAssertEqual(try Self.get(RawHTTPClient(port: port)).status, 200, "READY=1 comes once the listener is bound")
+
+        let before = Self.monotonicMicroseconds()
+        errata.signal(SIGHUP)
+        let reloading = try XCTUnwrap(notify.next("RELOADING", "1"))
+        let after = Self.monotonicMicroseconds()
+        let usec = try XCTUnwrap(reloading["MONOTONIC_USEC"].flatMap { UInt64($0) }, "\(reloading)")
+        XCTAssertTrue((before...after).contains(usec), "MONOTONIC_USEC \(usec) is CLOCK_MONOTONIC at the reload")
+        XCTAssertEqual(reloading["STATUS"], "reloading")
+        let reloaded = try XCTUnwrap(notify.next("READY", "1"))
+        XCTAssertEqual(reloaded["STATUS"], "serving on 127.0.0.1:\(port) with 1 worker (config generation 1)")
+
+        errata.signal(SIGTERM)
+        let stopping = try XCTUnwrap(notify.next("STOPPING", "1"))
+        XCTAssertEqual(stopping["STATUS"]?.hasPrefix("draining "), true, "\(stopping)")
+        XCTAssertEqual(errata.waitForExit(), 0)
+        XCTAssertEqual(notify.states, ["READY", "RELOADING", "READY", "STOPPING"])
+    }
+
+    func testWatchdogPingsWhenWatchdogUsecIsSetAndNotForAnotherPID() throws {
+        let upstream = try echoServer()
+        defer { upstream.stop() }
+        let path = try write(config(ports: [closedPort()], upstream: upstream.port, workers: 2))
+        let (errata, notify, _) = try startNotifying(path, environment: ["WATCHDOG_USEC": "200000"])
+        XCTAssertNotNil(notify.next("WATCHDOG", "1"), "WATCHDOG=1 every 100 ms")
+        XCTAssertNotNil(notify.next("WATCHDOG", "1"), "and again")
+        errata.signal(SIGTERM)
+        XCTAssertEqual(errata.waitForExit(), 0)
+
+        let (other, otherNotify, _) = try startNotifying(try write(config(ports: [closedPort()], upstream: upstream.port)),
+                                                         environment: ["WATCHDOG_USEC": "200000", "WATCHDOG_PID": "1"])
+        otherNotify.collect(for: 0.6)
+        XCTAssertFalse(otherNotify.received.contains { $0["WATCHDOG"] != nil }, "WATCHDOG_PID names another process")
+        other.signal(SIGTERM)
+        XCTAssertEqual(other.waitForExit(), 0)
+    }
+
+    func testSIGHUPDuringASlowRequestFinishesItOnTheOldRouteAndSendsNewRequestsToTheNewOne() throws {
+        let gate = DispatchSemaphore(value: 0)
+        let slowBody = patternBytes(256 * 1024)
+        let a = try LegacyServer { request in
+            if request.path == "/slow" { _ = gate.wait(timeout: .now() + 10) }
+            return LegacyResponse(status: 200, headers: [("X-Upstream", "a")], body: request.path == "/slow" ? slowBody : [97])
+        }
+        let b = try namedServer("b")
+        defer { gate.signal(); a.stop(); b.stop() }
+        let port = closedPort()
+        let path = try write(config(ports: [port], upstream: a.port, upstreamName: "a", workers: 2))
+        let (errata, notify, _) = try startNotifying(path)
+
+        let keepAlive = try RawHTTPClient(port: port)
+        XCTAssertEqual(try Self.get(keepAlive).header("X-Upstream"), "a")
+        let slow = try RawHTTPClient(port: port)
+        slow.send("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
+        XCTAssertTrue(waitUntil(10) { a.requestCount == 2 }, "the slow request reached the old upstream")
+
+        try rewrite(path, config(ports: [port], upstream: b.port, upstreamName: "b", workers: 2))
+        let ready = reload(errata, notify)
+        XCTAssertEqual(ready["STATUS"]?.hasSuffix("(config generation 1)"), true, "\(ready)")
+
+        for _ in 0..<4 {
+            XCTAssertEqual(try Self.get(RawHTTPClient(port: port)).header("X-Upstream"), "b", "a new connection takes the new route")
+        }
+        XCTAssertEqual(try Self.get(keepAlive).header("X-Upstream"), "b",
+                       "a keep-alive connection opened before the reload stays usable and takes the new route")
+
+        gate.signal()
+        let finished = try slow.readResponse()
+        XCTAssertEqual(finished.status, 200)
+        XCTAssertEqual(finished.header("X-Upstream"), "a", "the request in flight finishes on the old route")
+        XCTAssertEqual(finished.body.count, slowBody.count)
+        XCTAssertTrue(finished.body == slowBody, "its whole response arrives")
+        XCTAssertEqual(try Self.get(slow).header("X-Upstream"), "b", "its connection goes on, on the new config")
+        XCTAssertEqual(a.requestCount, 2)
+        XCTAssertTrue(errata.process.isRunning)
+    }
+
+    func testSIGHUPWithABrokenFileKeepsTheOldConfigAndNamesTheJSONPath() throws {
+        let a = try namedServer("a"), b = try namedServer("b")
+        defer { a.stop(); b.stop() }
+        let port = closedPort()
+        let path = try write(config(ports: [port], upstream: a.port))
+        let (errata, notify, _) = try startNotifying(path)
+        let client = try RawHTTPClient(port: port)
+        XCTAssertEqual(try Self.get(client).header("X-Upstream"), "a")
+
+        try rewrite(path, config(ports: [port], upstream: b.port, routes: #"[{"upstream":"nope"}]"#))
+        let failed = reload(errata, notify)
+        XCTAssertEqual(failed["STATUS"], #"reload failed: routes[0].upstream: unknown upstream "nope"; old config kept"#)
+        XCTAssertTrue(errata.waitForStderr(containing: "routes[0].upstream"), errata.stderr)
+        XCTAssertTrue(errata.process.isRunning)
+        XCTAssertEqual(try Self.get(client).header("X-Upstream"), "a", "the old config keeps serving")
+        XCTAssertEqual(try Self.get(RawHTTPClient(port: port)).header("X-Upstream"), "a")
+
+        try rewrite(path, "{ not json")
+        XCTAssertEqual(reload(errata, notify)["STATUS"]?.hasPrefix("reload failed: "), true)
+        XCTAssertEqual(try Self.get(client).header("X-Upstream"), "a")
+
+        try rewrite(path, config(ports: [port], upstream: b.port))
+        XCTAssertEqual(reload(errata, notify)["STATUS"], "serving on 127.0.0.1:\(port) with 1 worker (config generation 1)",
+                       "failed reloads do not count as generations")
+        XCTAssertEqual(try Self.get(client).header("X-Upstream"), "b")
+        errata.signal(SIGTERM)
+        XCTAssertEqual(errata.waitForExit(), 0)
+    }
+
+    func testSIGHUPAddsAndRemovesAListenerWhileTheFirstKeepsAnswering() throws {
+        let upstream = try namedServer("a")
+        defer { upstream.stop() }
+        let first = closedPort()
+        var second = closedPort()
+        while second == first { second = closedPort() }
+        let path = try write(config(ports: [first], upstream: upstream.port, workers: 2))
+        let (errata, notify, _) = try startNotifying(path)
+        let keepAlive = try RawHTTPClient(port: first)
+        XCTAssertEqual(try Self.get(keepAlive).status, 200)
+        XCTAssertThrowsError(try RawHTTPClient(port: second))
+
+        try rewrite(path, config(ports: [first, second], upstream: upstream.port, workers: 2))
+        XCTAssertEqual(reload(errata, notify)["STATUS"],
+                       "serving on 127.0.0.1:\(first) 127.0.0.1:\(second) with 2 workers (config generation 1)")
+        let onSecond = try RawHTTPClient(port: second)
+        XCTAssertEqual(try Self.get(onSecond).status, 200, "the added address accepts")
+        XCTAssertEqual(try Self.get(keepAlive).status, 200)
+        XCTAssertEqual(try Self.get(RawHTTPClient(port: first)).status, 200)
+
+        try rewrite(path, config(ports: [first], upstream: upstream.port, workers: 2))
+        _ = reload(errata, notify)
+        XCTAssertTrue(waitUntil(5) {
+            do {
+                _ = try RawHTTPClient(port: second)
+                return false
+            } catch {
+                return error as? RawClientError == .connectFailed(ECONNREFUSED)
+            }
+        }, "the removed address refuses connections")
+        XCTAssertEqual(try Self.get(onSecond).status, 200, "a connection accepted there before goes on")
+        XCTAssertEqual(try Self.get(keepAlive).status, 200)
+        XCTAssertEqual(try Self.get(RawHTTPClient(port: first)).status, 200)
+
+        // An address that cannot be bound refuses the reload; the first listener goes on.
+        let squatter = try namedServer("squatter")
+        defer { squatter.stop() }
+        try rewrite(path, config(ports: [first, squatter.port], upstream: upstream.port, workers: 2))
+        let refused = reload(errata, notify)
+        XCTAssertEqual(refused["STATUS"]?.hasPrefix("reload failed: listeners[1].address: cannot listen on 127.0.0.1:\(squatter.port)"),
+                       true, "\(refused)")
+        XCTAssertTrue(errata.waitForStderr(containing: "listeners[1].address"), errata.stderr)
+        XCTAssertEqual(try Self.get(keepAlive).status, 200)
+        XCTAssertEqual(try Self.get(RawHTTPClient(port: first)).status, 200)
+        errata.signal(SIGTERM)
+        XCTAssertEqual(errata.waitForExit(), 0)
+    }
 }

@@ -102,4 +102,41 @@ final class H1H1RateLimitTests: XCTestCase {
         XCTAssertEqual(try client.exchange("GET /limited/ HTTP/1.1\r\nHost: t\r\nX-Forwarded-For: 203.0.113.2\r\n\r\n").status, 200)
         XCTAssertEqual(try client.exchange("GET /limited/ HTTP/1.1\r\nHost: t\r\nX-Forwarded-For: 203.0.113.1\r\n\r\n").status, 429)
     }
+    /// Swaps the proxy to `snapshot` as a SIGHUP does, and returns once every worker has applied it.
+    private func reload(_ proxy: ProxyHarness, _ snapshot: ConfigSnapshot, generation: Int) throws {
+        try proxy.server.reload(RuntimeConfig.resolving(snapshot, generation: generation, replacing: proxy.server.config))
+        let applied = DispatchSemaphore(value: 0)
+        proxy.server.pingWorkers(queue: .global()) { applied.signal() }
+        XCTAssertEqual(applied.wait(timeout: .now() + 5), .success)
+    }
+
+    func testBucketsOfAnUnchangedPolicySurviveAReloadAndAChangedPolicyStartsFull() throws {
+        let upstream = try echoServer()
+        defer { upstream.stop() }
+        let policy = RateLimitPolicy(name: "per_client", key: .clientIP, rate: 1, per: .seconds(60), burst: 2)
+        let proxy = try proxy(policy, upstreamPort: upstream.port)
+        let client = try proxy.client()
+        XCTAssertEqual(try client.exchange("GET /limited/ HTTP/1.1\r\nHost: t\r\n\r\n").status, 200)
+        XCTAssertEqual(try client.exchange("GET /limited/ HTTP/1.1\r\nHost: t\r\n\r\n").status, 200)
+        XCTAssertEqual(try client.exchange("GET /limited/ HTTP/1.1\r\nHost: t\r\n\r\n").status, 429)
+
+        // Same policy; another route changes so the reload is a real one.
+        var same = proxy.server.config.snapshot
+        same.routes = RouteTable([Route(name: "limited", pathPrefix: "/limited/", upstream: "app", rateLimits: [policy.name]),
+                                  Route(name: "open2", upstream: "app")])
+        try reload(proxy, same, generation: 1)
+        XCTAssertEqual(try client.exchange("GET /limited/ HTTP/1.1\r\nHost: t\r\n\r\n").status, 429,
+                       "the exhausted bucket is still empty on the open connection")
+        XCTAssertEqual(try proxy.client().exchange("GET /limited/ HTTP/1.1\r\nHost: t\r\n\r\n").status, 429,
+                       "and on a new one")
+
+        var changed = proxy.server.config.snapshot
+        changed.rateLimits[policy.name]!.burst = 3
+        try reload(proxy, changed, generation: 2)
+        let allowed = try client.exchange("GET /limited/ HTTP/1.1\r\nHost: t\r\n\r\n")
+        XCTAssertEqual(allowed.status, 200, "a changed burst starts a full bucket")
+        XCTAssertEqual(allowed.header("RateLimit-Policy"), "\"per_client\";q=3;w=180")
+        XCTAssertEqual(allowed.header("RateLimit")?.hasPrefix("\"per_client\";r=2;"), true, allowed.header("RateLimit") ?? "-")
+        XCTAssertEqual(upstream.requestCount, 3)
+    }
 }

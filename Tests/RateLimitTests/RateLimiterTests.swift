@@ -13,6 +13,52 @@ final class RateLimiterTests: XCTestCase {
         var h = HTTPFields(); h.append("Authorization", auth); return h
     }
 
+    func testAReloadedLimiterKeepsTheTablesOfUnchangedPoliciesOnly() {
+        let before = RateLimiter(policies: policies)
+        let peer = IPAddress("203.0.113.1")!
+        for check in [before.check(for: ["global"]), before.check(for: ["slow"])] {
+            while check.check(peer: peer, headers: [:], route: "r", trustedProxies: [], now: 0).isAllowed {}
+        }
+        var next = policies
+        next["slow"]!.burst = 2
+        next["per_api_key"]!.maxKeys = 10
+        next["added"] = RateLimitPolicy(name: "added", key: .global, rate: 1, per: .seconds(60), burst: 1)
+        let after = RateLimiter(policies: next, inheriting: before)
+
+        XCTAssertTrue(after.tables["global"] === before.tables["global"], "an unchanged policy keeps its table")
+        XCTAssertFalse(after.tables["slow"] === before.tables["slow"], "a changed burst gets a new table")
+        XCTAssertFalse(after.tables["per_api_key"] === before.tables["per_api_key"], "a changed max_keys gets a new table")
+        XCTAssertEqual(after.tables["per_api_key"]?.maxKeys, 10)
+        XCTAssertEqual(after.tables["slow"]?.shape.burst, 2)
+        XCTAssertFalse(after.check(for: ["global"]).check(peer: peer, headers: [:], route: "r", trustedProxies: [], now: 0).isAllowed,
+                       "the exhausted bucket is still empty after the reload")
+        XCTAssertTrue(after.check(for: ["slow"]).check(peer: peer, headers: [:], route: "r", trustedProxies: [], now: 0).isAllowed,
+                      "the changed policy starts full")
+        XCTAssertTrue(after.check(for: ["added"]).check(peer: peer, headers: [:], route: "r", trustedProxies: [], now: 0).isAllowed)
+        // The old limiter (requests still in flight on the old config) shares the kept bucket.
+        XCTAssertFalse(before.check(for: ["global"]).check(peer: peer, headers: [:], route: "r", trustedProxies: [], now: 0).isAllowed)
+    }
+
+    func testAPolicyWithAnotherKeyOrRateOrAnotherNameIsNotInherited() {
+        let before = RateLimiter(policies: policies)
+        var next: [String: RateLimitPolicy] = [:]
+        var rekeyed = policies["global"]!
+        rekeyed.key = .route
+        next["global"] = rekeyed
+        var slower = policies["slow"]!
+        slower.per = .seconds(30)
+        next["slow"] = slower
+        var renamed = policies["per_api_key"]!
+        renamed.name = "per_key"
+        next["per_key"] = renamed
+        let after = RateLimiter(policies: next, inheriting: before)
+        for name in ["global", "slow"] {
+            XCTAssertFalse(after.tables[name] === before.tables[name], name)
+        }
+        XCTAssertFalse(after.tables["per_key"] === before.tables["per_api_key"])
+        XCTAssertEqual(Set(after.tables.keys), ["global", "slow", "per_key"], "removed policies are not carried over")
+    }
+
     func testAllowedRendersBothFields() {
         let check = RateLimiter(policies: policies).check(for: ["per_api_key", "global"])
         let o = check.check(peer: nil, headers: headers("k"), route: "r", trustedProxies: [], now: 0)
