@@ -297,4 +297,66 @@ final class ErrataCommandTests: XCTestCase {
         errata.signal(SIGTERM)
         XCTAssertEqual(errata.waitForExit(), 0)
     }
+
+    func testSIGTERMLetsAnInFlightRequestFinishStopsAcceptingAndExits0() throws {
+        let gate = DispatchSemaphore(value: 0)
+        let body = patternBytes(128 * 1024)
+        let upstream = try LegacyServer { request in
+            if request.path == "/slow" { _ = gate.wait(timeout: .now() + 10) }
+            return LegacyResponse(status: 200, body: body)
+        }
+        defer { gate.signal(); upstream.stop() }
+        let port = closedPort()
+        let path = try write(config(ports: [port], upstream: upstream.port))
+        let errata = try ErrataProcess(binary: binary, config: path)
+        XCTAssertTrue(waitUntil(10) { (try? RawHTTPClient(port: port)) != nil }, "errata listens")
+        let slow = try RawHTTPClient(port: port)
+        slow.send("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
+        XCTAssertTrue(waitUntil(10) { upstream.requestCount == 1 }, "the slow request is in flight")
+
+        errata.signal(SIGTERM)
+        XCTAssertTrue(errata.waitForStderr(containing: #""message":"draining""#), errata.stderr)
+        XCTAssertTrue(waitUntil(5) { (try? RawHTTPClient(port: port)) == nil }, "no new connection is accepted while draining")
+        XCTAssertNil(errata.waitForExit(seconds: 0.3), "errata waits for the request in flight")
+        gate.signal()
+        let finished = try slow.readResponse()
+        XCTAssertEqual(finished.status, 200)
+        XCTAssertTrue(finished.body == body, "the whole response arrives")
+        XCTAssertEqual(finished.header("Connection"), "close")
+        XCTAssertEqual(errata.waitForExit(), 0)
+    }
+
+    func testLifecycleLinesAreJSONOnStderrAndFollowLogLevel() throws {
+        let port = closedPort(), admin = closedPort()
+        let json = """
+            {"listeners":[{"address":"127.0.0.1:\(port)"}],"workers":1,"admin":{"address":"127.0.0.1:\(admin)"},
+             "upstreams":{"app":{"servers":["127.0.0.1:\(closedPort())"],"passive_health":{"failures":1,"cooldown":"60s"}}},
+             "routes":[{"name":"all","upstream":"app"}],"access_log":{"to":"off"}}
+            """
+        let path = try write(json)
+        let info = try ErrataProcess(binary: binary, config: path)
+        XCTAssertTrue(info.waitForStderr(containing: #""message":"listening""#), info.stderr)
+        let started = try XCTUnwrap(info.stderr.split(separator: "\n").first { $0.contains(#""listening""#) })
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(started.utf8)) as? [String: Any])
+        XCTAssertEqual(object["level"] as? String, "info")
+        XCTAssertEqual(object["addresses"] as? String, "127.0.0.1:\(port)")
+        XCTAssertEqual(object["admin"] as? String, "127.0.0.1:\(admin)")
+        XCTAssertEqual(try RawHTTPClient(port: port).exchange("GET / HTTP/1.1\r\nHost: t\r\n\r\n").status, 502)
+        XCTAssertTrue(info.waitForStderr(containing: #""message":"upstream server marked down""#), info.stderr)
+        // The binary's admin listener serves what the proxy counted.
+        let scrape = try RawHTTPClient(port: admin).exchange("GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n")
+        let metrics = PrometheusText(scrape.bodyText)
+        XCTAssertEqual(metrics.sum("errata_requests_total", ["route": "all", "status_class": "5xx"]), 1)
+        XCTAssertEqual(metrics.sum("errata_synthesized_errors_total", ["code": "upstream_connect_failed"]), 1)
+        info.signal(SIGTERM)
+        XCTAssertEqual(info.waitForExit(), 0)
+
+        let quiet = try ErrataProcess(binary: binary, config: path, arguments: ["--log-level", "warning"])
+        XCTAssertTrue(waitUntil(10) { (try? RawHTTPClient(port: port)) != nil }, "errata listens")
+        XCTAssertEqual(try RawHTTPClient(port: port).exchange("GET / HTTP/1.1\r\nHost: t\r\n\r\n").status, 502)
+        XCTAssertTrue(quiet.waitForStderr(containing: #""level":"warning","message":"upstream server marked down""#), quiet.stderr)
+        XCTAssertFalse(quiet.stderr.contains(#""message":"listening""#), "info lines are below --log-level warning")
+        quiet.signal(SIGTERM)
+        XCTAssertEqual(quiet.waitForExit(), 0)
+    }
 }

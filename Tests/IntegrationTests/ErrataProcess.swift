@@ -11,9 +11,9 @@ final class ErrataProcess {
     private let errors = CollectedText()
 
     /// `environment` is added to the test's own, without any systemd variables the test runner had.
-    init(binary: URL, config: String, environment: [String: String] = [:]) throws {
+    init(binary: URL, config: String, arguments: [String] = [], environment: [String: String] = [:]) throws {
         process.executableURL = binary
-        process.arguments = ["--config", config]
+        process.arguments = ["--config", config] + arguments
         var env = ProcessInfo.processInfo.environment
         for name in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] { env.removeValue(forKey: name) }
         env.merge(environment) { _, new in new }
