@@ -34,7 +34,7 @@ JSON
 config even 64
 nginx -c "$WORK/upstream.conf" -p "$WORK" 2>/dev/null & echo $! > "$WORK/up.pid"
 .build/release/errata --config "$WORK/errata.json" 2>"$WORK/errata.err" & echo $! > "$WORK/errata.pid"
-wait_port "$ERRATA_PORT"
+wait_port "$ERRATA_PORT" || { echo "errata did not start (is port $ERRATA_PORT still taken?):" >&2; cat "$WORK/errata.err" >&2; exit 1; }
 
 DURATION=$((RELOADS + 3))
 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" "http://127.0.0.1:$ERRATA_PORT/" > "$WORK/wrk.out" 2>&1 &
