@@ -9,20 +9,17 @@ import Glibc
 ///
 /// Confined to `worker.queue`. Out of descriptors (`EMFILE`, `ENFILE`) or memory, it stops
 /// accepting for `backoff` and tries again, instead of spinning on a readable listener.
-public final class Acceptor: @unchecked Sendable {
+public final class Acceptor: PollTarget, @unchecked Sendable {
     public let fd: Int32
     public let worker: Worker
     public let backoff: DispatchTimeInterval
     /// Called for each accepted socket (non-blocking, close-on-exec) with the peer's address.
     private let onAccept: (Int32, SocketAddress?) -> Void
-    private var source: (any DispatchSourceRead)?
+    private var registration: Poller.Registration?
     private var suspended = false
     private var pausedByOwner = false
     private var backingOff = false
     private var cancelled = false
-    /// Whether the fd is closed when the acceptor stops (false when a reload hands the listening
-    /// socket on to its successor).
-    private var closeOnCancel = true
 
     public private(set) var backoffCount = 0
 
@@ -36,14 +33,15 @@ public final class Acceptor: @unchecked Sendable {
 
     public func start() {
         worker.assertOnQueue()
-        let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: worker.queue)
-        source.setEventHandler { [self] in acceptAll() }
-        source.setCancelHandler { [self] in
-            if closeOnCancel { Sockets.close(fd) }
-            self.source = nil
+        guard registration == nil, !cancelled else { return }
+        if case .success(let r) = worker.poller.register(fd, interest: suspended ? [] : .read, target: self) {
+            registration = r
         }
-        self.source = source
-        source.activate()
+    }
+
+    public func pollReady(_ events: PollEvents) {
+        guard !cancelled, !suspended else { return }
+        acceptAll()
     }
 
     private func acceptAll() {
@@ -101,29 +99,26 @@ public final class Acceptor: @unchecked Sendable {
     }
 
     private func suspendSource() {
-        if let source, !suspended, !cancelled {
-            source.suspend()
-            suspended = true
-        }
+        guard !suspended, !cancelled else { return }
+        suspended = true
+        if let registration { worker.poller.update(registration, interest: []) }
     }
 
     private func resumeSource() {
-        if let source, suspended, !cancelled {
-            suspended = false
-            source.resume()
-        }
+        guard suspended, !cancelled else { return }
+        suspended = false
+        if let registration { worker.poller.update(registration, interest: .read) }
     }
 
     /// Stops accepting for good. `closeSocket` false keeps the listening fd open for a successor.
     public func stop(closeSocket: Bool = true) {
         worker.assertOnQueue()
-        guard let source, !cancelled else { return }
+        guard !cancelled else { return }
         cancelled = true
-        closeOnCancel = closeSocket
-        source.cancel()
-        if suspended {
-            suspended = false
-            source.resume()
+        if let registration {
+            worker.poller.deregister(registration)
+            self.registration = nil
         }
+        if closeSocket { Sockets.close(fd) }
     }
 }

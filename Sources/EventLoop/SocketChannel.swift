@@ -41,17 +41,21 @@ extension SocketChannelHandler {
     public func channelWritable(_ channel: SocketChannel) {}
 }
 
-/// A non-blocking connected socket driven by Dispatch sources on one worker.
+/// A non-blocking connected socket watched by its worker's `Poller` (one epoll instance per
+/// worker, level-triggered).
 ///
 /// Confined to `worker.queue`: every method must be called there (`@unchecked Sendable` only so
 /// that it can be created from another queue and handed over before `start`).
 ///
-/// Contracts that keep Dispatch from crashing or hanging (ARCHITECTURE.md):
-/// - the fd is closed only in the last source's cancel handler, never before;
-/// - a source is resumed before its last reference goes (a suspended source must not be freed);
-/// - the write source exists only after a write met EAGAIN, and is suspended while nothing is queued;
-/// - at EOF the read source is cancelled (it would fire forever otherwise).
-public final class SocketChannel: @unchecked Sendable {
+/// Contracts:
+/// - the descriptor is registered once, at `start`; what it waits for changes (one `epoll_ctl`)
+///   only when reading pauses or resumes, at EOF, and when a write meets EAGAIN or drains;
+/// - `close()` removes it from epoll, then closes it, then tells the handler: no event of this
+///   channel is delivered afterwards, even one already collected in the current batch;
+/// - at EOF reading stops being watched (a level-triggered EOF would be reported forever); an
+///   error or hang-up while nothing is watched removes the registration, and the next read or
+///   write finds out what happened.
+public final class SocketChannel: PollTarget, @unchecked Sendable {
     public let fd: Int32
     public let worker: Worker
     public private(set) var handler: (any SocketChannelHandler)?
@@ -61,13 +65,14 @@ public final class SocketChannel: @unchecked Sendable {
     /// `channelWritable` fires when the queue drops to this after passing the high-water mark.
     public var lowWaterMark = 64 * 1024
 
-    private var readSource: (any DispatchSourceRead)?
-    private var readSuspended = false
-    private var readCancelled = false
-    private var writeSource: (any DispatchSourceWrite)?
-    private var writeSuspended = false
-    private var writeCancelled = false
-    private var liveSources = 0
+    private var registration: Poller.Registration?
+    /// What the registration waits for now.
+    private var interest: Poller.Interest = []
+    private var started = false
+    /// Queued bytes wait for the socket to become writable.
+    private var writeArmed = false
+    /// An error or hang-up was reported while nothing was watched: the registration is gone.
+    private var hungUp = false
 
     private var pauseReasons: PauseReasons = []
     private var pendingInput: [UInt8] = []
@@ -92,10 +97,63 @@ public final class SocketChannel: @unchecked Sendable {
     /// worker's queue, after the handler is ready for events.
     public func start() {
         worker.assertOnQueue()
+        guard !started, !isClosed else { return }
+        started = true
+        let wanted = wantedInterest
+        switch worker.poller.register(fd, interest: wanted, target: self) {
+        case .success(let r):
+            registration = r
+            interest = wanted
+        case .failure:
+            close()
+        }
+    }
+
+    private var wantedInterest: Poller.Interest {
+        guard !isClosed else { return [] }
+        if connecting { return .write }
+        var wanted: Poller.Interest = []
+        if pauseReasons.isEmpty && !sawEOF { wanted.insert(.read) }
+        if writeArmed { wanted.insert(.write) }
+        return wanted
+    }
+
+    /// Brings the registration in line with what the channel waits for (one `epoll_ctl` when it
+    /// changed). After a hang-up with no registration, what is wanted is tried directly, soon.
+    private func updateInterest() {
+        guard started, !isClosed else { return }
+        let wanted = wantedInterest
+        guard let registration else {
+            if hungUp && !wanted.isEmpty { worker.queue.async { [self] in pollReady(.failure) } }
+            return
+        }
+        if wanted != interest {
+            interest = wanted
+            worker.poller.update(registration, interest: wanted)
+        }
+    }
+
+    public func pollReady(_ events: PollEvents) {
+        guard !isClosed else { return }
+        let failed = events.contains(.failure) || hungUp
         if connecting {
-            armWriteSource()
-        } else {
-            startReading()
+            if events.contains(.writable) || failed { writable() }
+            return
+        }
+        if wantedInterest.contains(.write) && (events.contains(.writable) || failed) {
+            writable()
+            if isClosed { return }
+        }
+        if wantedInterest.contains(.read) && (events.contains(.readable) || failed) {
+            readable()
+            if isClosed { return }
+        }
+        if failed && registration != nil && wantedInterest.isEmpty {
+            // Reported again and again while registered: stop watching until something is wanted.
+            worker.poller.deregister(registration!)
+            registration = nil
+            interest = []
+            hungUp = true
         }
     }
 
@@ -105,23 +163,6 @@ public final class SocketChannel: @unchecked Sendable {
     public var isWritable: Bool { !aboveHighWater }
 
     // MARK: Reading
-
-    private func startReading() {
-        guard readSource == nil, !isClosed else { return }
-        let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: worker.queue)
-        source.setEventHandler { [self] in readable() }
-        source.setCancelHandler { [self] in sourceCancelled(read: true) }
-        readSource = source
-        liveSources += 1
-        if !pauseReasons.isEmpty {
-            // Activate then suspend: an inactive source must not be released either.
-            source.activate()
-            source.suspend()
-            readSuspended = true
-        } else {
-            source.activate()
-        }
-    }
 
     private func readable() {
         var rounds = 0
@@ -135,7 +176,7 @@ public final class SocketChannel: @unchecked Sendable {
                 return
             case .eof:
                 sawEOF = true
-                cancelReadSource()
+                updateInterest()
                 handler?.channelReadEOF(self)
                 return
             case .failed:
@@ -178,10 +219,7 @@ public final class SocketChannel: @unchecked Sendable {
         worker.assertOnQueue()
         let wasReading = pauseReasons.isEmpty
         pauseReasons.insert(reason)
-        if wasReading, let source = readSource, !readCancelled, !readSuspended {
-            source.suspend()
-            readSuspended = true
-        }
+        if wasReading { updateInterest() }
     }
 
     public func resumeReading(_ reason: PauseReasons) {
@@ -189,10 +227,7 @@ public final class SocketChannel: @unchecked Sendable {
         guard pauseReasons.contains(reason) else { return }
         pauseReasons.remove(reason)
         guard pauseReasons.isEmpty, !isClosed else { return }
-        if let source = readSource, readSuspended, !readCancelled {
-            readSuspended = false
-            source.resume()
-        }
+        updateInterest()
         redeliverPending()
     }
 
@@ -243,27 +278,15 @@ public final class SocketChannel: @unchecked Sendable {
     }
 
     private func armWriteSource() {
-        guard !isClosed else { return }
-        if let source = writeSource {
-            if writeSuspended {
-                writeSuspended = false
-                source.resume()
-            }
-            return
-        }
-        let source = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: worker.queue)
-        source.setEventHandler { [self] in writable() }
-        source.setCancelHandler { [self] in sourceCancelled(read: false) }
-        writeSource = source
-        liveSources += 1
-        source.activate()
+        guard !writeArmed else { return }
+        writeArmed = true
+        updateInterest()
     }
 
     private func disarmWriteSource() {
-        if let source = writeSource, !writeSuspended, !writeCancelled {
-            source.suspend()
-            writeSuspended = true
-        }
+        guard writeArmed else { return }
+        writeArmed = false
+        updateInterest()
     }
 
     private func writable() {
@@ -271,8 +294,7 @@ public final class SocketChannel: @unchecked Sendable {
         if connecting {
             connecting = false
             let error = Sockets.pendingError(fd)
-            disarmWriteSource()
-            if error == 0 { startReading() }
+            updateInterest()
             handler?.channelConnected(self, errno: error)
             return
         }
@@ -312,37 +334,14 @@ public final class SocketChannel: @unchecked Sendable {
         guard !isClosed else { return }
         isClosed = true
         writeQueue.discard()
-        cancelReadSource()
-        if let source = writeSource, !writeCancelled {
-            writeCancelled = true
-            source.cancel()
-            if writeSuspended {
-                writeSuspended = false
-                source.resume()
-            }
+        pendingInput = []
+        if let registration {
+            worker.poller.deregister(registration)
+            self.registration = nil
         }
-        if liveSources == 0 { Sockets.close(fd) }
+        Sockets.close(fd)
         let h = handler
         handler = nil
         h?.channelClosed(self)
-    }
-
-    private func cancelReadSource() {
-        guard let source = readSource, !readCancelled else { return }
-        readCancelled = true
-        source.cancel()
-        if readSuspended {
-            readSuspended = false
-            source.resume()
-        }
-    }
-
-    private func sourceCancelled(read: Bool) {
-        liveSources -= 1
-        if read { readSource = nil } else { writeSource = nil }
-        if isClosed && liveSources == 0 {
-            pendingInput = []
-            Sockets.close(fd)
-        }
     }
 }

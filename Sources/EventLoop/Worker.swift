@@ -22,6 +22,8 @@ public final class Worker: @unchecked Sendable {
     public let index: Int
     public let queue: DispatchQueue
     public let io = KernelSocketIO()
+    /// The worker's epoll instance: every socket of the worker is watched through it.
+    public let poller: Poller
 
     /// Read scratch shared by the worker's connections: an idle connection holds no read buffer.
     public let scratch: UnsafeMutableRawBufferPointer
@@ -35,6 +37,7 @@ public final class Worker: @unchecked Sendable {
     public init(index: Int, tickMilliseconds: Int = 50) {
         self.index = index
         self.queue = DispatchQueue(label: "errata.worker.\(index)", qos: .userInitiated)
+        self.poller = Poller(queue: queue)
         self.scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: Worker.scratchSize, alignment: 16)
         self.tickInterval = .milliseconds(tickMilliseconds)
     }
