@@ -154,6 +154,9 @@ public final class SocketChannel: PollTarget, @unchecked Sendable {
             registration = nil
             interest = []
             hungUp = true
+        } else if hungUp && !wantedInterest.isEmpty {
+            // Not watched any more: go on until the read or write meets the end (it cannot block).
+            worker.queue.async { [self] in pollReady(.failure) }
         }
     }
 
