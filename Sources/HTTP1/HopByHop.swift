@@ -8,12 +8,27 @@ public enum HopByHop {
     ]
 
     /// Removes Connection, Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding,
-    /// Upgrade, and every field named in a Connection field.
+    /// Upgrade, and every field named in a Connection field. Runs on every request and
+    /// response: names are compared in place, without lower-cased copies.
     public static func remove(from fields: inout HTTPFields) {
-        var named = fixedNames
-        for value in fields.all("Connection") {
-            for member in HTTPFields.listMembers(value) { named.insert(member.lowercased()) }
+        var named: [Substring] = []
+        for field in fields.entries where HTTPFields.equalsIgnoringCase(field.name, "Connection") {
+            named += HTTPFields.listMembers(field.value)
         }
-        fields.removeAll { named.contains($0) }
+        fields.entries.removeAll { field in
+            isFixed(field.name) || named.contains { HTTPFields.equalsIgnoringCase(String($0), field.name) }
+        }
+    }
+
+    /// Whether `name` is one of `fixedNames`, in any case.
+    public static func isFixed(_ name: String) -> Bool {
+        switch name.utf8.count {
+        case 2: return HTTPFields.equalsIgnoringCase(name, "te")
+        case 7: return HTTPFields.equalsIgnoringCase(name, "trailer") || HTTPFields.equalsIgnoringCase(name, "upgrade")
+        case 10: return HTTPFields.equalsIgnoringCase(name, "connection") || HTTPFields.equalsIgnoringCase(name, "keep-alive")
+        case 16: return HTTPFields.equalsIgnoringCase(name, "proxy-connection")
+        case 17: return HTTPFields.equalsIgnoringCase(name, "transfer-encoding")
+        default: return false
+        }
     }
 }

@@ -18,4 +18,14 @@ final class HopByHopTests: XCTestCase {
         HopByHop.remove(from: &fields)
         XCTAssertEqual(fields, ["Accept": "*/*", "Content-Length": "3"])
     }
+
+    func testIsFixedMatchesTheFixedNamesInAnyCaseAndNothingElse() {
+        for name in HopByHop.fixedNames {
+            XCTAssertTrue(HopByHop.isFixed(name), name)
+            XCTAssertTrue(HopByHop.isFixed(name.uppercased()), name)
+        }
+        for other in ["tf", "trailers", "upgrade1", "connectio", "keep_alive", "content-length", "transfer-encodinG2", ""] {
+            XCTAssertFalse(HopByHop.isFixed(other), other)
+        }
+    }
 }
