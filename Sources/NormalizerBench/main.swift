@@ -1,6 +1,8 @@
 // NormalizerBench: the pure module's cost on each acceptance vector — nanoseconds and heap
 // allocations per `ErrorNormalizer.normalize` call, and per normalize + flat render (what the
-// proxy does for one rewritten response). Usage, from the repository root:
+// proxy does for one rewritten response); then, for the breakdown, the two parts of normalize
+// that are public: its Content-Type checks and the JSON parse (the rest is the dialect reading
+// the parsed body and the CanonicalError fallbacks). Usage, from the repository root:
 //   swift run -c release NormalizerBench [RUNS] [FIXTURE]
 // RUNS timed runs per vector (default 9) of ~20 ms each; the median is printed. FIXTURE
 // defaults to Tests/ErrorNormalizerTests/Fixtures/dialect-vectors.json.
@@ -71,6 +73,22 @@ func normalizeAndRender(_ v: Vector) {
     }
 }
 
+/// The two parts of `normalize` that can be called from outside, for the breakdown columns:
+/// the Content-Type checks it makes (`isGRPC`, then `mayBeJSONError`), and the JSON parse with
+/// the options it uses (depth 64, trailing commas).
+@inline(never)
+func contentTypeChecks(_ v: Vector) {
+    if !MediaType.isGRPC(v.contentType) && MediaType.mayBeJSONError(v.contentType) { sink &+= 1 }
+}
+
+@inline(never)
+func parseOnly(_ v: Vector) {
+    if let value = try? JSONReader.parse(v.body, options: JSONReader.Options(maxDepth: ErrorNormalizer.maxDepth, allowTrailingCommas: true)),
+       case .object(let object) = value {
+        sink &+= object.members.count
+    }
+}
+
 /// Median ns per call over `runs` runs, each of enough calls to last ~20 ms.
 func timePerCall(runs: Int, _ body: () -> Void) -> Double {
     for _ in 0..<1_000 { body() }
@@ -114,17 +132,22 @@ guard malloc_counter_active() != 0, malloc_counter_allocations() > before else {
 }
 
 print("ErrorNormalizer.normalize on \(vectors.count) vectors: median of \(runs) runs of ~20 ms each; allocations per call over 1,000 calls (interposed malloc)")
-print("| vector | dialect | body B | normalize ns | allocs | alloc B | + render ns | allocs |")
-print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+print("| vector | dialect | body B | normalize ns | allocs | alloc B | + render ns | allocs | of which: type checks ns | allocs | JSON parse ns | allocs |")
+print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 var typical: [(ns: Double, allocs: Double, renderNS: Double, renderAllocs: Double)] = []
 for v in vectors {
     let ns = timePerCall(runs: runs) { normalizeOnce(v) }
     let allocs = allocationsPerCall { normalizeOnce(v) }
     let renderNS = timePerCall(runs: runs) { normalizeAndRender(v) }
     let renderAllocs = allocationsPerCall { normalizeAndRender(v) }
+    let typeNS = timePerCall(runs: runs) { contentTypeChecks(v) }
+    let typeAllocs = allocationsPerCall { contentTypeChecks(v) }
+    let parses = MediaType.mayBeJSONError(v.contentType) && !v.body.isEmpty
+    let parseNS = parses ? timePerCall(runs: runs) { parseOnly(v) } : 0
+    let parseAllocs = parses ? allocationsPerCall { parseOnly(v) }.calls : 0
     if v.body.count < 1024 { typical.append((ns, allocs.calls, renderNS, renderAllocs.calls)) }
     func f(_ x: Double) -> String { x == x.rounded() ? String(Int(x)) : String(format: "%.1f", x) }
-    print("| \(v.name) | \(v.dialect.name) | \(v.body.count) | \(Int(ns.rounded())) | \(f(allocs.calls)) | \(Int(allocs.bytes.rounded())) | \(Int(renderNS.rounded())) | \(f(renderAllocs.calls)) |")
+    print("| \(v.name) | \(v.dialect.name) | \(v.body.count) | \(Int(ns.rounded())) | \(f(allocs.calls)) | \(Int(allocs.bytes.rounded())) | \(Int(renderNS.rounded())) | \(f(renderAllocs.calls)) | \(Int(typeNS.rounded())) | \(f(typeAllocs.calls)) | \(parses ? String(Int(parseNS.rounded())) : "–") | \(parses ? f(parseAllocs) : "–") |")
 }
 func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s.isEmpty ? .nan : s[s.count / 2] }
 let worstNS = typical.map(\.ns).max() ?? .nan, worstAllocs = typical.map(\.allocs).max() ?? .nan
