@@ -20,7 +20,7 @@ CONFIG := $(DESTDIR)/etc/errata/config.json
 # Installed systemctl and a running systemd (sd_booted: /run/systemd/system); not in a container.
 SYSTEMD_RUNNING = command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]
 
-.PHONY: deps build run test test-tsan clean install uninstall
+.PHONY: deps build run test test-tsan fuzz clean install uninstall
 
 # Installs the system packages that are missing (Debian), and nothing when all are present.
 deps:
@@ -48,8 +48,27 @@ test-tsan: deps
 	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
 	$(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan --filter 'LegacyDemoTests|EventLoopTests|IntegrationTests'
 
+# libFuzzer on the error normalizer (Sources/ErrorNormalizerFuzz) for FUZZ_SECONDS (60; 600 for
+# the 10-minute run), in its own scratch path so the fuzzer flags never reach the normal build.
+# Seeds come from the acceptance vectors (Fuzz/seed-corpus.py); inputs that found new coverage
+# stay in .build-fuzz/corpus for the next run; a finding lands in .build-fuzz/artifacts/ and
+# replays without sanitizers: `swift run ErrorNormalizerFuzz .build-fuzz/artifacts/crash-…`.
+FUZZ_SECONDS ?= 60
+FUZZ_DIR := .build-fuzz
+fuzz:
+	@mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/artifacts
+	@echo "$(SWIFT) build -c debug --product ErrorNormalizerFuzz --scratch-path $(FUZZ_DIR) -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -DFUZZING"
+	@$(SWIFT) build -c debug --product ErrorNormalizerFuzz --scratch-path $(FUZZ_DIR) \
+	  -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -DFUZZING >$(FUZZ_DIR)/build.log 2>&1; \
+	  status=$$?; grep -v 'Cannot export local symbol' $(FUZZ_DIR)/build.log; exit $$status
+	rm -rf $(FUZZ_DIR)/seeds
+	python3 Fuzz/seed-corpus.py Tests/ErrorNormalizerTests/Fixtures/dialect-vectors.json $(FUZZ_DIR)/seeds
+	LSAN_OPTIONS=suppressions=Fuzz/lsan.supp $(FUZZ_DIR)/debug/ErrorNormalizerFuzz $(FUZZ_DIR)/corpus $(FUZZ_DIR)/seeds \
+	  -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=10 -dict=Fuzz/normalizer.dict \
+	  -artifact_prefix=$(FUZZ_DIR)/artifacts/ -print_final_stats=1
+
 clean:
-	rm -rf .build .build-tsan
+	rm -rf .build .build-tsan .build-fuzz
 
 # The binary, the unit (its /usr/local/bin/errata rewritten to $(PREFIX)/bin/errata), the
 # sysusers.d and tmpfiles.d files, and /etc/errata/config.json unless one is already there:

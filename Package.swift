@@ -73,6 +73,17 @@ let package = Package(
         .target(name: "HTTPTestClient", dependencies: ["CZlib"], swiftSettings: strict),
         // Benchmark: full TLS handshakes per second between two in-memory engines.
         .executableTarget(name: "TLSBench", dependencies: ["TLS"], swiftSettings: strict),
+        // Benchmark: ns and allocations per ErrorNormalizer.normalize call on each acceptance vector;
+        // CMallocCounter interposes malloc & co. to count the allocations (only this binary links it).
+        .target(name: "CMallocCounter"),
+        .executableTarget(name: "NormalizerBench", dependencies: ["ErrorNormalizer", "ProxyModel", "LenientJSON", "CMallocCounter"],
+                          swiftSettings: strict),
+        // libFuzzer target for the normalizer. `make fuzz` builds it with -DFUZZING and the fuzzer
+        // flags (own scratch path); a plain build makes it a replayer of saved inputs instead.
+        // CFuzzerDriver declares libFuzzer's LLVMFuzzerRunDriver, which its @main calls.
+        .target(name: "CFuzzerDriver"),
+        .executableTarget(name: "ErrorNormalizerFuzz", dependencies: ["ErrorNormalizer", "ProxyModel", "LenientJSON", "CFuzzerDriver"],
+                          swiftSettings: strict),
 
         .testTarget(name: "LenientJSONTests", dependencies: ["LenientJSON"]),
         .testTarget(name: "ProxyModelTests", dependencies: ["ProxyModel"]),

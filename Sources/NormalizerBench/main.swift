@@ -1,0 +1,159 @@
+// NormalizerBench: the pure module's cost on each acceptance vector — nanoseconds and heap
+// allocations per `ErrorNormalizer.normalize` call, and per normalize + flat render (what the
+// proxy does for one rewritten response); then, for the breakdown, the two parts of normalize
+// that are public: its Content-Type checks and the JSON parse (the rest is the dialect reading
+// the parsed body and the CanonicalError fallbacks). Usage, from the repository root:
+//   swift run -c release NormalizerBench [RUNS] [FIXTURE]
+// RUNS timed runs per vector (default 9) of ~20 ms each; the median is printed. FIXTURE
+// defaults to Tests/ErrorNormalizerTests/Fixtures/dialect-vectors.json.
+//
+// Allocations are counted for real: the CMallocCounter target interposes malloc, calloc,
+// realloc, posix_memalign, aligned_alloc and memalign (forwarding to glibc's __libc_*), and
+// counts calls made by this thread; a figure is the count over 1,000 calls divided by 1,000.
+// Bodies are handed over as the proxy does: already decoded (the gzip vector's plain bytes).
+import CMallocCounter
+import ErrorNormalizer
+import Foundation
+import LenientJSON
+import ProxyModel
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+func nanoseconds() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
+
+struct Vector {
+    var name: String
+    var dialect: Dialect
+    var status: Int
+    var contentType: String?
+    var body: [UInt8]
+}
+
+func loadVectors(_ path: String) throws -> [Vector] {
+    let fixture = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
+    var dialects: [String: Dialect] = ["auto": .auto]
+    for (name, spec) in fixture["dialects"] as! [String: Any] {
+        let text = String(decoding: try JSONSerialization.data(withJSONObject: spec), as: UTF8.self)
+        dialects[name] = try Dialect.compile(name: name, spec: JSONReader.parse(text), path: "dialects.\(name)").get()
+    }
+    return try (fixture["vectors"] as! [[String: Any]]).map { v in
+        let up = v["upstream"] as! [String: Any]
+        let headers = up["headers"] as? [String: String] ?? [:]
+        let body = try (up["body_text"] as? String).map { Array($0.utf8) }
+            ?? Array(JSONSerialization.data(withJSONObject: up["body"]!))
+        return Vector(name: v["name"] as! String, dialect: dialects[v["dialect"] as! String]!,
+                      status: up["status"] as! Int, contentType: headers["Content-Type"], body: body)
+    }
+}
+
+/// Keeps results observable so the optimizer cannot drop the calls.
+nonisolated(unsafe) var sink = 0
+
+@inline(never)
+func normalizeOnce(_ v: Vector) {
+    if case .rewrite(let status, let error, _) = ErrorNormalizer.normalize(status: v.status, contentType: v.contentType,
+                                                                         body: v.body, dialect: v.dialect) {
+        sink &+= status &+ error.message.utf8.count
+    }
+}
+
+@inline(never)
+func normalizeAndRender(_ v: Vector) {
+    if case .rewrite(let status, let error, _) = ErrorNormalizer.normalize(status: v.status, contentType: v.contentType,
+                                                                         body: v.body, dialect: v.dialect) {
+        sink &+= error.render(status: status, options: ErrorRenderOptions(), accept: nil).body.count
+    } else {
+        sink &+= 1
+    }
+}
+
+/// The two parts of `normalize` that can be called from outside, for the breakdown columns:
+/// the Content-Type checks it makes (`isGRPC`, then `mayBeJSONError`), and the JSON parse with
+/// the options it uses (depth 64, trailing commas).
+@inline(never)
+func contentTypeChecks(_ v: Vector) {
+    if !MediaType.isGRPC(v.contentType) && MediaType.mayBeJSONError(v.contentType) { sink &+= 1 }
+}
+
+@inline(never)
+func parseOnly(_ v: Vector) {
+    if let value = try? JSONReader.parse(v.body, options: JSONReader.Options(maxDepth: ErrorNormalizer.maxDepth, allowTrailingCommas: true)),
+       case .object(let object) = value {
+        sink &+= object.members.count
+    }
+}
+
+/// Median ns per call over `runs` runs, each of enough calls to last ~20 ms.
+func timePerCall(runs: Int, _ body: () -> Void) -> Double {
+    for _ in 0..<1_000 { body() }
+    var iterations = 1_000
+    while true {
+        let t0 = nanoseconds()
+        for _ in 0..<iterations { body() }
+        let elapsed = nanoseconds() - t0
+        if elapsed > 20_000_000 || iterations >= 1 << 24 { break }
+        iterations *= 2
+    }
+    var samples: [Double] = []
+    for _ in 0..<runs {
+        let t0 = nanoseconds()
+        for _ in 0..<iterations { body() }
+        samples.append(Double(nanoseconds() - t0) / Double(iterations))
+    }
+    samples.sort()
+    return samples[samples.count / 2]
+}
+
+/// Allocations and bytes asked for, per call, over 1,000 calls.
+func allocationsPerCall(_ body: () -> Void) -> (calls: Double, bytes: Double) {
+    body()
+    let calls = 1_000
+    let a0 = malloc_counter_allocations(), b0 = malloc_counter_bytes()
+    for _ in 0..<calls { body() }
+    return (Double(malloc_counter_allocations() - a0) / Double(calls), Double(malloc_counter_bytes() - b0) / Double(calls))
+}
+
+let arguments = CommandLine.arguments
+let runs = arguments.count > 1 ? max(1, Int(arguments[1]) ?? 9) : 9
+let fixturePath = arguments.count > 2 ? arguments[2] : "Tests/ErrorNormalizerTests/Fixtures/dialect-vectors.json"
+let vectors = try loadVectors(fixturePath)
+// A Swift array is allocated by libswiftCore (swift_slowAlloc → malloc): the check that the
+// interposer sees the runtime's calls, not only this file's.
+let before = malloc_counter_allocations()
+sink &+= [Int](repeating: 1, count: Int(sink) + 100).count
+guard malloc_counter_active() != 0, malloc_counter_allocations() > before else {
+    fatalError("the malloc interposer is not in effect; allocation counts would be 0")
+}
+
+print("ErrorNormalizer.normalize on \(vectors.count) vectors: median of \(runs) runs of ~20 ms each; allocations per call over 1,000 calls (interposed malloc)")
+print("| vector | dialect | body B | normalize ns | allocs | alloc B | + render ns | allocs | of which: type checks ns | allocs | JSON parse ns | allocs |")
+print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+var typical: [(ns: Double, allocs: Double, renderNS: Double, renderAllocs: Double)] = []
+for v in vectors {
+    let ns = timePerCall(runs: runs) { normalizeOnce(v) }
+    let allocs = allocationsPerCall { normalizeOnce(v) }
+    let renderNS = timePerCall(runs: runs) { normalizeAndRender(v) }
+    let renderAllocs = allocationsPerCall { normalizeAndRender(v) }
+    let typeNS = timePerCall(runs: runs) { contentTypeChecks(v) }
+    let typeAllocs = allocationsPerCall { contentTypeChecks(v) }
+    let parses = MediaType.mayBeJSONError(v.contentType) && !v.body.isEmpty
+    let parseNS = parses ? timePerCall(runs: runs) { parseOnly(v) } : 0
+    let parseAllocs = parses ? allocationsPerCall { parseOnly(v) }.calls : 0
+    if v.body.count < 1024 { typical.append((ns, allocs.calls, renderNS, renderAllocs.calls)) }
+    func f(_ x: Double) -> String { x == x.rounded() ? String(Int(x)) : String(format: "%.1f", x) }
+    print("| \(v.name) | \(v.dialect.name) | \(v.body.count) | \(Int(ns.rounded())) | \(f(allocs.calls)) | \(Int(allocs.bytes.rounded())) | \(Int(renderNS.rounded())) | \(f(renderAllocs.calls)) | \(Int(typeNS.rounded())) | \(f(typeAllocs.calls)) | \(parses ? String(Int(parseNS.rounded())) : "–") | \(parses ? f(parseAllocs) : "–") |")
+}
+func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s.isEmpty ? .nan : s[s.count / 2] }
+let worstNS = typical.map(\.ns).max() ?? .nan, worstAllocs = typical.map(\.allocs).max() ?? .nan
+print("")
+print(String(format: "bodies < 1 KiB (%d): normalize median %.0f ns, worst %.0f ns, worst %.1f allocations; with render median %.0f ns, worst %.0f ns, worst %.1f allocations",
+             typical.count, median(typical.map(\.ns)), worstNS, worstAllocs,
+             median(typical.map(\.renderNS)), typical.map(\.renderNS).max() ?? .nan, typical.map(\.renderAllocs).max() ?? .nan))
+print("targets (≤ 5,000 ns and ≤ 20 allocations per typical body): " + (worstNS <= 5_000 && worstAllocs <= 20 ? "met" : "NOT met"))
+if sink == 42 { print("") }
