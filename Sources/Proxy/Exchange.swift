@@ -359,10 +359,11 @@ final class Exchange: UpstreamConnectionDelegate {
         return true
     }
 
-    private func recordUpstreamError(_ outcome: UpstreamErrorOutcome) {
+    /// `dialect`: the one already chosen for a held response; looked up otherwise.
+    private func recordUpstreamError(_ outcome: UpstreamErrorOutcome, dialect: Dialect? = nil) {
         guard let route, let pool else { return }
-        let dialect = config.snapshot.dialect(route: route, upstream: pool.config)
-        context.metrics.recordUpstreamError(upstream: pool.config.name, dialect: dialect.name, outcome: outcome)
+        let name = (dialect ?? config.snapshot.dialect(route: route, upstream: pool.config)).name
+        context.metrics.recordUpstreamError(upstream: pool.config.name, dialect: name, outcome: outcome)
     }
 
     /// Sends the held response normalized (or, when the dialect lets it pass, as it came).
@@ -386,7 +387,7 @@ final class Exchange: UpstreamConnectionDelegate {
         var fields = held.head.fields
         switch result {
         case .passThrough:
-            if status >= 400 { recordUpstreamError(.passedThrough) }
+            if status >= 400 { recordUpstreamError(.passedThrough, dialect: held.dialect) }
             fields.remove("Content-Length")
             addProxyFields(to: &fields)
             responseStarted = true
@@ -396,8 +397,8 @@ final class Exchange: UpstreamConnectionDelegate {
             held.body.withUnsafeBytes { downstream.sendResponseBody($0) }
         case .rewrite(let newStatus, let error, let outcome):
             switch outcome {
-            case .rewritten: recordUpstreamError(.rewritten)
-            case .unreadable: recordUpstreamError(.unreadable)
+            case .rewritten: recordUpstreamError(.rewritten, dialect: held.dialect)
+            case .unreadable: recordUpstreamError(.unreadable, dialect: held.dialect)
             }
             for replaced in ["Content-Type", "Content-Length", "Content-Encoding", "Transfer-Encoding", "ETag", "Proxy-Status"] {
                 fields.remove(replaced)

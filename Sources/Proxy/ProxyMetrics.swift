@@ -48,36 +48,19 @@ public final class ProxyMetrics: Sendable {
     /// The series errata exports: one name, one help text each (computed: swift-prometheus's
     /// descriptor is not `Sendable`; they are built only when a new label set is first seen).
     enum Metric {
-        static var requests: MetricNameDescriptor { MetricNameDescriptor(
-            namespace: "errata", metricName: "requests", unitName: "total",
-            helpText: "Requests answered, by route, status class and protocol.") }
-        static var requestDuration: MetricNameDescriptor { MetricNameDescriptor(
-            namespace: "errata", metricName: "request_duration", unitName: "seconds",
-            helpText: "From the request head to the last response byte queued, by route.") }
-        static var upstreamResponse: MetricNameDescriptor { MetricNameDescriptor(
-            namespace: "errata", metricName: "upstream_response", unitName: "seconds",
-            helpText: "From the request sent upstream to the upstream's response head, by upstream.") }
-        static var upstreamErrors: MetricNameDescriptor { MetricNameDescriptor(
-            namespace: "errata", metricName: "upstream_errors", unitName: "total",
-            helpText: "Upstream error responses by upstream, dialect and outcome (rewritten; unreadable: rewritten from the status alone; passed_through).") }
-        static var synthesized: MetricNameDescriptor { MetricNameDescriptor(
-            namespace: "errata", metricName: "synthesized_errors", unitName: "total",
-            helpText: "Errors errata answered itself, by canonical code.") }
-        static var rateLimits: MetricNameDescriptor { MetricNameDescriptor(
-            namespace: "errata", metricName: "rate_limit_decisions", unitName: "total",
-            helpText: "Rate-limit decisions by the policy that decided (the denying one, or the route's last).") }
-        static var reloads: MetricNameDescriptor { MetricNameDescriptor(
-            namespace: "errata", metricName: "config_reloads", unitName: "total",
-            helpText: "Config reloads by result.") }
-        static var tlsHandshakes: MetricNameDescriptor { MetricNameDescriptor(
-            namespace: "errata", metricName: "tls_handshakes", unitName: "total",
-            helpText: "TLS handshakes on listeners by result (TLS listeners are not implemented yet: always 0).") }
-        static var openConnections: MetricNameDescriptor { MetricNameDescriptor(
-            namespace: "errata", metricName: "open_connections", unitName: "",
-            helpText: "Client connections open now.") }
-        static var configGeneration: MetricNameDescriptor { MetricNameDescriptor(
-            namespace: "errata", metricName: "config_generation", unitName: "",
-            helpText: "The generation of the config being served (0 at start, +1 per successful reload).") }
+        private static func errata(_ name: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+            MetricNameDescriptor(namespace: "errata", metricName: name, unitName: unit, helpText: help)
+        }
+        static var requests: MetricNameDescriptor { errata("requests", "total", "Requests answered, by route, status class and protocol.") }
+        static var requestDuration: MetricNameDescriptor { errata("request_duration", "seconds", "From the request head to the last response byte queued, by route.") }
+        static var upstreamResponse: MetricNameDescriptor { errata("upstream_response", "seconds", "From the request sent upstream to the upstream's response head, by upstream.") }
+        static var upstreamErrors: MetricNameDescriptor { errata("upstream_errors", "total", "Upstream error responses by upstream, dialect and outcome (rewritten; unreadable: rewritten from the status alone; passed_through).") }
+        static var synthesized: MetricNameDescriptor { errata("synthesized_errors", "total", "Errors errata answered itself, by canonical code.") }
+        static var rateLimits: MetricNameDescriptor { errata("rate_limit_decisions", "total", "Rate-limit decisions by the policy that decided (the denying one, or the route's last).") }
+        static var reloads: MetricNameDescriptor { errata("config_reloads", "total", "Config reloads by result.") }
+        static var tlsHandshakes: MetricNameDescriptor { errata("tls_handshakes", "total", "TLS handshakes on listeners by result (TLS listeners are not implemented yet: always 0).") }
+        static var openConnections: MetricNameDescriptor { errata("open_connections", "", "Client connections open now.") }
+        static var configGeneration: MetricNameDescriptor { errata("config_generation", "", "The generation of the config being served (0 at start, +1 per successful reload).") }
     }
 }
 
@@ -121,67 +104,56 @@ final class WorkerMetrics {
     func recordRequest(route: String?, status: Int, protocolName: String, durationNanoseconds: UInt64) {
         let route = route ?? "-"
         let key = RequestKey(route: route, statusClass: status / 100, protocolName: protocolName)
-        let counter = requests[key] ?? {
-            let made = registry.makeCounter(
-                descriptor: ProxyMetrics.Metric.requests,
-                labels: [("route", route), ("status_class", key.statusClass == 0 ? "none" : "\(key.statusClass)xx"), ("protocol", protocolName), ("worker", worker)])
-            requests[key] = made
-            return made
-        }()
-        counter.increment()
-        let histogram = requestDurations[route] ?? {
-            let made = registry.makeDurationHistogram(
-                descriptor: ProxyMetrics.Metric.requestDuration, labels: [("route", route), ("worker", worker)], buckets: ProxyMetrics.durationBuckets)
-            requestDurations[route] = made
-            return made
-        }()
-        histogram.recordNanoseconds(Int64(durationNanoseconds))
+        cached(&requests, key) {
+            counter(ProxyMetrics.Metric.requests, [("route", route),
+                                                   ("status_class", key.statusClass == 0 ? "none" : "\(key.statusClass)xx"),
+                                                   ("protocol", protocolName)])
+        }.increment()
+        cached(&requestDurations, route) {
+            histogram(ProxyMetrics.Metric.requestDuration, [("route", route)])
+        }.recordNanoseconds(Int64(durationNanoseconds))
     }
 
     func recordUpstreamResponse(upstream: String, nanoseconds: UInt64) {
-        let histogram = upstreamResponses[upstream] ?? {
-            let made = registry.makeDurationHistogram(
-                descriptor: ProxyMetrics.Metric.upstreamResponse, labels: [("upstream", upstream), ("worker", worker)], buckets: ProxyMetrics.durationBuckets)
-            upstreamResponses[upstream] = made
-            return made
-        }()
-        histogram.recordNanoseconds(Int64(nanoseconds))
+        cached(&upstreamResponses, upstream) {
+            histogram(ProxyMetrics.Metric.upstreamResponse, [("upstream", upstream)])
+        }.recordNanoseconds(Int64(nanoseconds))
     }
 
     func recordUpstreamError(upstream: String, dialect: String, outcome: UpstreamErrorOutcome) {
-        let key = ErrorKey(upstream: upstream, dialect: dialect, outcome: outcome)
-        let counter = upstreamErrors[key] ?? {
-            let made = registry.makeCounter(
-                descriptor: ProxyMetrics.Metric.upstreamErrors,
-                labels: [("upstream", upstream), ("dialect", dialect), ("outcome", outcome.rawValue), ("worker", worker)])
-            upstreamErrors[key] = made
-            return made
-        }()
-        counter.increment()
+        cached(&upstreamErrors, ErrorKey(upstream: upstream, dialect: dialect, outcome: outcome)) {
+            counter(ProxyMetrics.Metric.upstreamErrors, [("upstream", upstream), ("dialect", dialect), ("outcome", outcome.rawValue)])
+        }.increment()
     }
 
     /// An error errata answered itself, by its canonical `code` (`upstream_timeout`…).
     func recordSynthesized(code: String) {
-        let counter = synthesized[code] ?? {
-            let made = registry.makeCounter(descriptor: ProxyMetrics.Metric.synthesized,
-                                            labels: [("code", code), ("worker", worker)])
-            synthesized[code] = made
-            return made
-        }()
-        counter.increment()
+        cached(&synthesized, code) { counter(ProxyMetrics.Metric.synthesized, [("code", code)]) }.increment()
     }
 
     func recordRateLimit(policy: String?, allowed: Bool) {
         guard let policy else { return }
-        let key = PolicyKey(policy: policy, allowed: allowed)
-        let counter = rateLimits[key] ?? {
-            let made = registry.makeCounter(
-                descriptor: ProxyMetrics.Metric.rateLimits,
-                labels: [("policy", policy), ("decision", allowed ? "allowed" : "limited"), ("worker", worker)])
-            rateLimits[key] = made
-            return made
-        }()
-        counter.increment()
+        cached(&rateLimits, PolicyKey(policy: policy, allowed: allowed)) {
+            counter(ProxyMetrics.Metric.rateLimits, [("policy", policy), ("decision", allowed ? "allowed" : "limited")])
+        }.increment()
+    }
+
+    /// The series cached under `key`, made (and cached) the first time.
+    private func cached<Key: Hashable, Series>(_ cache: inout [Key: Series], _ key: Key, _ make: () -> Series) -> Series {
+        if let series = cache[key] { return series }
+        let made = make()
+        cache[key] = made
+        return made
+    }
+
+    /// This worker's counter with `labels` (the `worker` label added).
+    private func counter(_ descriptor: MetricNameDescriptor, _ labels: [(String, String)]) -> Counter {
+        registry.makeCounter(descriptor: descriptor, labels: labels + [("worker", worker)])
+    }
+
+    private func histogram(_ descriptor: MetricNameDescriptor, _ labels: [(String, String)]) -> DurationHistogram {
+        registry.makeDurationHistogram(descriptor: descriptor, labels: labels + [("worker", worker)],
+                                       buckets: ProxyMetrics.durationBuckets)
     }
 }
 

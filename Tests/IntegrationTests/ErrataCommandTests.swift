@@ -22,16 +22,7 @@ final class ErrataCommandTests: XCTestCase {
     }
 
     private func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        try runToCompletion(binary, arguments)
     }
 
     override func setUpWithError() throws {
@@ -182,12 +173,8 @@ final class ErrataCommandTests: XCTestCase {
     }
 
     func testSIGHUPDuringASlowRequestFinishesItOnTheOldRouteAndSendsNewRequestsToTheNewOne() throws {
-        let gate = DispatchSemaphore(value: 0)
         let slowBody = patternBytes(256 * 1024)
-        let a = try LegacyServer { request in
-            if request.path == "/slow" { _ = gate.wait(timeout: .now() + 10) }
-            return LegacyResponse(status: 200, headers: [("X-Upstream", "a")], body: request.path == "/slow" ? slowBody : [97])
-        }
+        let (a, gate) = try gatedServer(slowBody: slowBody, headers: [("X-Upstream", "a")])
         let b = try namedServer("b")
         defer { gate.signal(); a.stop(); b.stop() }
         let port = closedPort()
@@ -299,12 +286,8 @@ final class ErrataCommandTests: XCTestCase {
     }
 
     func testSIGTERMLetsAnInFlightRequestFinishStopsAcceptingAndExits0() throws {
-        let gate = DispatchSemaphore(value: 0)
         let body = patternBytes(128 * 1024)
-        let upstream = try LegacyServer { request in
-            if request.path == "/slow" { _ = gate.wait(timeout: .now() + 10) }
-            return LegacyResponse(status: 200, body: body)
-        }
+        let (upstream, gate) = try gatedServer(slowBody: body)
         defer { gate.signal(); upstream.stop() }
         let port = closedPort()
         let path = try write(config(ports: [port], upstream: upstream.port))

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import LegacyDemo
 import Synchronization
 
 /// A running `errata --config PATH` (the built binary) with its stderr collected. Killed with
@@ -55,6 +56,35 @@ final class ErrataProcess {
         process.waitUntilExit()
         return process.terminationReason == .exit ? process.terminationStatus : -process.terminationStatus
     }
+}
+
+/// Runs `executable` to completion with `environment` (nil: the test's own); its exit status and
+/// its stdout and stderr together.
+func runToCompletion(_ executable: URL, _ arguments: [String],
+                     environment: [String: String]? = nil) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = executable
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+/// An upstream whose `/slow` answers only once `gate` is signalled (or after 10 s): a request
+/// certainly in flight while the test reloads or stops errata. Other paths answer at once.
+func gatedServer(slowBody: [UInt8], otherBody: [UInt8] = [97],
+                 headers: [(String, String)] = []) throws -> (server: LegacyServer, gate: DispatchSemaphore) {
+    let gate = DispatchSemaphore(value: 0)
+    let server = try LegacyServer { request in
+        if request.path == "/slow" { _ = gate.wait(timeout: .now() + 10) }
+        return LegacyResponse(status: 200, headers: headers, body: request.path == "/slow" ? slowBody : otherBody)
+    }
+    return (server, gate)
 }
 
 /// Bytes appended by a reader thread, read by the test.

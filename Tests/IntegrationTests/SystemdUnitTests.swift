@@ -42,22 +42,12 @@ final class SystemdUnitTests: XCTestCase {
     }
 
     private func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         environment["SYSTEMD_PAGER"] = "cat"
         environment["SYSTEMD_COLORS"] = "0"
         environment.removeValue(forKey: "MAKEFLAGS") // a parent make's flags must not leak into ours
         environment.removeValue(forKey: "MFLAGS")
-        process.environment = environment
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        return try runToCompletion(URL(fileURLWithPath: executable), arguments, environment: environment)
     }
 
     private func temporaryFolder() throws -> URL {
