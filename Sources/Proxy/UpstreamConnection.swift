@@ -70,11 +70,13 @@ final class UpstreamConnection: SocketChannelHandler, DeadlineTarget {
     var isReused: Bool { completedRequests > 0 }
 
     /// Starts a request: the parser learns the method, the response-head timer waits for `requestWritten`.
+    /// On a connection still connecting, the connect timeout keeps running until `channelConnected`.
     func begin(method: String, delegate: any UpstreamConnectionDelegate) {
         self.delegate = delegate
         parser.expectResponse(toMethod: method)
         responseBytesSeen = false
         sawFinalHead = false
+        guard state != .connecting else { return }
         state = .active
         deadline = 0
     }

@@ -158,6 +158,38 @@ final class H1H1SynthesizedErrorTests: XCTestCase {
         XCTAssertTrue(response.canonical!.message.contains("300 ms"), response.canonical!.message)
     }
 
+    func testConnectThatNeverCompletesIs504ConnectTimeout() throws {
+        let blackhole = try BlackholeListener()
+        defer { blackhole.close() }
+        let proxy = try ProxyHarness(
+            upstreams: [ProxyHarness.upstream("stuck", ports: [blackhole.port],
+                                              timeouts: UpstreamTimeouts(connect: .milliseconds(300))),
+                        ProxyHarness.upstream("good", ports: [upstream.port])],
+            routes: [Route(name: "stuck", pathPrefix: "/stuck", upstream: "stuck"), Route(name: "good", upstream: "good")],
+            workers: 1)
+        let started = ContinuousClock.now
+        let response = try send(proxy, "GET /stuck HTTP/1.1\r\nHost: t\r\n\r\n")
+        assertCanonical(response, status: 504, type: "api", code: "upstream_timeout", proxyStatus: "connection_timeout")
+        XCTAssertTrue(response.canonical!.message.contains("300 ms"), response.canonical!.message)
+        // The connect timer fired, not the 30 s response-head one (a functional check, not a speed one).
+        XCTAssertLessThan(ContinuousClock.now - started, .seconds(10))
+        proxy.assertHealthy()
+    }
+
+    func testConnectTimeoutMovesToTheNextServer() throws {
+        let blackhole = try BlackholeListener()
+        defer { blackhole.close() }
+        let proxy = try ProxyHarness(
+            upstreams: [ProxyHarness.upstream("app", ports: [blackhole.port, upstream.port],
+                                              timeouts: UpstreamTimeouts(connect: .milliseconds(200)))],
+            routes: [Route(name: "all", upstream: "app")], workers: 1)
+        // Round robin starts on either server; whichever it is, nothing of the request was sent to
+        // the blackhole, so every request ends on the live server.
+        for _ in 0..<2 {
+            XCTAssertEqual(try send(proxy, "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").status, 200)
+        }
+    }
+
     func testEveryServerDownIs503() throws {
         let proxy = try ProxyHarness(
             upstreams: [ProxyHarness.upstream("app", ports: [closedPort()],

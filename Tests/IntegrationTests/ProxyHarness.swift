@@ -85,6 +85,48 @@ func closedPort() -> Int {
     return Int(UInt16(bigEndian: address.sin_port))
 }
 
+/// A loopback port where a connect never completes: a listener with a backlog of 0 whose accept
+/// queue is filled by connections nobody accepts, so the kernel drops every further SYN (Linux
+/// counts them as ListenOverflows) and the connecting side waits for its own timeout.
+/// `close()` releases the listener and the fillers.
+final class BlackholeListener {
+    let port: Int
+    private var fds: [Int32] = []
+
+    init() throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = in_addr_t(UInt32(0x7f00_0001).bigEndian)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(listener, $0, length) == 0 && listen(listener, 0) == 0 && getsockname(listener, $0, &length) == 0
+            }
+        }
+        guard bound else { throw POSIXError(.EADDRNOTAVAIL) }
+        fds.append(listener)
+        // Two fillers: one sits in the accept queue (full at 1 with backlog 0), the next one's SYN is
+        // already dropped; non-blocking so the second does not wait here.
+        for _ in 0..<2 {
+            let filler = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+            _ = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(filler, $0, length) }
+            }
+            fds.append(filler)
+            usleep(50_000)
+        }
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    func close() {
+        for fd in fds { Glibc.close(fd) }
+        fds.removeAll()
+    }
+
+    deinit { close() }
+}
+
 extension RawResponse {
     /// The canonical error body's fields, or nil when the body is not that shape.
     var canonical: (type: String, code: String, param: String?, message: String)? {
