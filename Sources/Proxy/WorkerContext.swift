@@ -1,6 +1,7 @@
 import EventLoop
 import Logging
 import ProxyConfig
+import TLS
 
 /// Everything one worker owns: its current config, its upstream pools, its client connections
 /// and its access log.
@@ -16,6 +17,9 @@ final class WorkerContext: @unchecked Sendable {
     let accessLog: AccessLog
     private var requestIDs = RequestIDGenerator()
     private(set) var draining = false
+    /// The server context of each TLS listener by `Listening.id`, as of the last start or
+    /// reload (new connections use it; open ones keep theirs).
+    var listenerTLS: [Int: TLSContext] = [:]
     /// This worker's series in the server's metrics registry (worker queue only).
     let metrics: WorkerMetrics
     /// Lifecycle lines from this worker (with a `worker` metadata key).
@@ -48,6 +52,23 @@ final class WorkerContext: @unchecked Sendable {
         worker.assertOnQueue()
         let conn = startProtocol(on: SocketChannel(fd: fd, worker: worker), alpn: nil, peer: peer, scheme: "http")
         clients[ObjectIdentifier(conn)] = conn
+    }
+
+    /// A connection on a TLS listener: the handshake first (`handshakeCompleted` follows).
+    func accept(fd: Int32, peer: String, tls: TLSContext) {
+        worker.assertOnQueue()
+        let transport = TLSTransport(fd: fd, worker: worker, engine: TLSEngine(context: tls, role: .server))
+        let conn = TLSAcceptingConnection(context: self, transport: transport, peer: peer)
+        clients[ObjectIdentifier(conn)] = conn
+    }
+
+    /// The handshake of `accepting` completed: the driver ALPN chose takes its place in the registry.
+    func handshakeCompleted(_ accepting: TLSAcceptingConnection) {
+        guard clients.removeValue(forKey: ObjectIdentifier(accepting)) != nil else { return }
+        let transport = accepting.transport
+        let conn = startProtocol(on: transport, alpn: transport.engine.negotiatedALPN, peer: accepting.peer, scheme: "https")
+        if !transport.isClosed { clients[ObjectIdentifier(conn)] = conn }
+        else { onClientClosed() }
     }
 
     /// Starts the protocol driver that `ProtocolSelector` picks for `transport` (not started yet,
