@@ -4,11 +4,13 @@ import Glibc
 import EventLoop
 import HTTP1
 import ProxyModel
+import TLS
 
 /// What an upstream connection reports to the exchange it serves.
 protocol UpstreamConnectionDelegate: AnyObject {
     func upstreamConnected(_ conn: UpstreamConnection)
-    func upstreamConnectFailed(_ conn: UpstreamConnection, errno: Int32)
+    /// The connect (or, for TLS, the handshake) failed; `details` says why, for an operator.
+    func upstreamConnectFailed(_ conn: UpstreamConnection, _ failure: ProxyError.ConnectFailure, details: String)
     /// The final response head (interim 1xx responses are dropped before this).
     func upstreamResponseHead(_ conn: UpstreamConnection, _ head: ResponseHead, framing: BodyFraming)
     /// Body bytes, valid only during the call. Returns false when the downstream cannot take
@@ -78,6 +80,8 @@ final class UpstreamConnection: ByteTransportHandler, DeadlineTarget {
         parser.expectResponse(toMethod: method)
         responseBytesSeen = false
         sawFinalHead = false
+        // Still connecting (or, for TLS, handshaking): the connect deadline keeps running.
+        guard state != .connecting else { return }
         state = .active
         deadline = 0
     }
@@ -119,7 +123,7 @@ final class UpstreamConnection: ByteTransportHandler, DeadlineTarget {
             let d = delegate
             delegate = nil
             close()
-            d?.upstreamConnectFailed(self, errno: errno)
+            d?.upstreamConnectFailed(self, .refused, details: String(cString: strerror(errno)))
             return
         }
         state = .active
@@ -203,13 +207,30 @@ final class UpstreamConnection: ByteTransportHandler, DeadlineTarget {
     }
 
     func transportClosed() {
+        let wasConnecting = state == .connecting
         state = .closed
         deadline = 0
         pool.worker.unregister(self)
         pool.connectionClosed(self)
         if let d = delegate {
             delegate = nil
-            d.upstreamFailed(self, .closed)
+            if wasConnecting {
+                let (failure, details) = connectFailure
+                d.upstreamConnectFailed(self, failure, details: details)
+            } else {
+                d.upstreamFailed(self, .closed)
+            }
+        }
+    }
+
+    /// Why a connection closed before it was ready: a TLS handshake failure (certificate
+    /// verification, or anything else TLS rejected, a non-TLS peer included), else a reset.
+    private var connectFailure: (ProxyError.ConnectFailure, String) {
+        switch (channel as? TLSTransport)?.failure {
+        case .certificate(let reason): return (.tlsCertificate, reason)
+        case .protocolError(let reason): return (.tlsProtocol, reason)
+        case .uncleanEOF: return (.tlsProtocol, "the server closed the connection during the TLS handshake")
+        case nil: return (.refused, "connection closed while connecting")
         }
     }
 

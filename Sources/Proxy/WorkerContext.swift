@@ -93,9 +93,10 @@ final class WorkerContext: @unchecked Sendable {
     /// The pool for `upstream` under `config`; a pool built from an older, different definition
     /// of the upstream is retired (its busy connections finish, idle ones close).
     func pool(for upstream: UpstreamConfig, config: RuntimeConfig) -> UpstreamPool {
-        if let pool = pools[upstream.name], pool.config == upstream { return pool }
+        let tls = try? config.tls.get().upstreams[upstream.name]
+        if let pool = pools[upstream.name], pool.config == upstream, pool.tls === tls { return pool }
         pools[upstream.name]?.retire()
-        let pool = UpstreamPool(config: upstream, addresses: config.addresses, worker: worker, log: log)
+        let pool = UpstreamPool(config: upstream, addresses: config.addresses, tls: tls, worker: worker, log: log)
         pools[upstream.name] = pool
         return pool
     }
