@@ -93,7 +93,8 @@ final class WorkerContext: @unchecked Sendable {
     /// The pool for `upstream` under `config`; a pool built from an older, different definition
     /// of the upstream is retired (its busy connections finish, idle ones close).
     func pool(for upstream: UpstreamConfig, config: RuntimeConfig) -> UpstreamPool {
-        let tls = try? config.tls.get().upstreams[upstream.name]
+        // The snapshot's client context: a reload brings new ones (a changed CA), hence a new pool.
+        let tls = upstream.tls == nil ? nil : try? config.tls.get().upstreams[upstream.name]
         if let pool = pools[upstream.name], pool.config == upstream, pool.tls === tls { return pool }
         pools[upstream.name]?.retire()
         let pool = UpstreamPool(config: upstream, addresses: config.addresses, tls: tls, worker: worker, log: log)
