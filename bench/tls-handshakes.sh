@@ -7,6 +7,8 @@
 # (`return 200`), then close. What counts is the proxy's CPU time (user+system, from /proc), so
 # the client's own speed does not matter. ROUNDS rounds of DURATION seconds, interleaved; prints
 # the median handshakes/s and handshakes per proxy-CPU-second of each, and errata's ratios.
+# Every server issues session tickets and keeps a session cache, as errata does (so each does
+# the same work per handshake); the client never resumes.
 #
 #   bench/tls-handshakes.sh                     # RSA-2048 certificate, TLS 1.3, 3 rounds × 10 s
 #   KEY=ec ROUNDS=5 DURATION=5 bench/tls-handshakes.sh
@@ -41,7 +43,7 @@ events { worker_connections 4096; }
 http { access_log off;
   upstream app { server 127.0.0.1:$UP_PORT; keepalive 64; }
   server { listen 127.0.0.1:$NGINX_PORT ssl; ssl_certificate $WORK/cert.pem; ssl_certificate_key $WORK/key.pem;
-    ssl_protocols TLSv1.2 TLSv1.3; ssl_session_tickets off; ssl_session_cache off;
+    ssl_protocols TLSv1.2 TLSv1.3; ssl_session_tickets on; ssl_session_cache shared:SSL:10m;
     location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
 NGX
 
@@ -49,7 +51,7 @@ taskset -c "$LOAD_CPU" nginx -c "$WORK/upstream.conf" -p "$WORK" 2>/dev/null & e
 taskset -c "$PROXY_CPU" nginx -c "$WORK/proxy.conf" -p "$WORK" 2>/dev/null & echo $! > "$WORK/px.pid"
 taskset -c "$PROXY_CPU" .build/release/errata --config "$WORK/errata.json" >/dev/null 2>"$WORK/errata.err" &
 echo $! > "$WORK/errata.pid"
-taskset -c "$PROXY_CPU" nghttpx --workers=1 --frontend="127.0.0.1,$NGHTTPX_PORT" --backend="127.0.0.1,$UP_PORT" \
+taskset -c "$PROXY_CPU" nghttpx --conf=/dev/null --workers=1 --frontend="127.0.0.1,$NGHTTPX_PORT" --backend="127.0.0.1,$UP_PORT" \
   --no-ocsp --errorlog-file="$WORK/nghttpx.err" "$WORK/key.pem" "$WORK/cert.pem" & echo $! > "$WORK/nghttpx.pid"
 for port in $UP_PORT $ERRATA_PORT $NGINX_PORT $NGHTTPX_PORT; do wait_port "$port"; done
 
