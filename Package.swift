@@ -93,7 +93,7 @@ let package = Package(
         .testTarget(name: "LegacyDemoTests", dependencies: ["LegacyDemo", "HTTPTestClient", "CZlib"]),
         .testTarget(name: "IntegrationTests",
                     dependencies: ["Proxy", "ProxyConfig", "ProxyModel", "Router", "LegacyDemo", "HTTPTestClient",
-                                   "EventLoop", "ErrorNormalizer", "RateLimit",
+                                   "EventLoop", "ErrorNormalizer", "RateLimit", "TLS",
                                    .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ProxyConfigTests", dependencies: ["ProxyConfig", "ProxyModel", "Router", "RateLimit"]),
         .testTarget(name: "RouterTests", dependencies: ["Router"]),

@@ -61,6 +61,17 @@ final class H1TLSH1PassThroughTests: XCTestCase {
         XCTAssertTrue(try Data(contentsOf: downloaded) == Data(patternBytes(size)), "the download differs")
     }
 
+    func testAClosingResponseEndsWithCloseNotify() throws {
+        let upstream = try echoServer()
+        defer { upstream.stop() }
+        let proxy = try ProxyHarness(upstreamPort: upstream.port, listenerTLS: tls([certs.api]))
+        let client = try BlockingTLSClient(port: proxy.port, serverName: "api.test", caFile: certs.caFile)
+        client.send("GET /x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        let (bytes, end) = client.readToEnd()
+        XCTAssertTrue(String(decoding: bytes, as: UTF8.self).hasPrefix("HTTP/1.1 200"), String(decoding: bytes, as: UTF8.self))
+        XCTAssertEqual(end, .closed, "the server ended the stream without close_notify")
+    }
+
     func testKeepAliveCarriesSeveralRequestsOverOneHandshakeAndALPNIsHTTP11() throws {
         let upstream = try echoServer()
         defer { upstream.stop() }
