@@ -90,6 +90,19 @@ final class H1H1TLSUpstreamTests: XCTestCase {
         XCTAssertEqual(try proxy.client().exchange("GET / HTTP/1.1\r\nHost: t\r\n\r\n").status, 200)
     }
 
+    func testAReloadWithAnotherCAVerifiesNewConnectionsAgainstIt() throws {
+        let upstream = try echoServer()
+        defer { upstream.stop() }
+        let terminator = try tlsUpstream(upstream, certificate: certs.api)
+        let proxy = try ProxyHarness(upstreamPort: terminator.port,
+                                     upstreamTLS: UpstreamTLSConfig(ca: certs.caFile, serverName: "api.test"))
+        XCTAssertEqual(try proxy.client().exchange("GET / HTTP/1.1\r\nHost: t\r\n\r\n").status, 200)
+        var snapshot = proxy.server.config.snapshot
+        snapshot.upstreams["app"]?.tls = UpstreamTLSConfig(ca: certs.bad.certFile, serverName: "api.test")
+        try proxy.server.reload(RuntimeConfig.resolving(snapshot, generation: 1, replacing: proxy.server.config))
+        assertTLSConnectFailure(try proxy.client().exchange("GET / HTTP/1.1\r\nHost: t\r\n\r\n"), "tls_certificate_error")
+    }
+
     func testAPlainHTTPUpstreamIs502ProtocolError() throws {
         let upstream = try echoServer()
         defer { upstream.stop() }
