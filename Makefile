@@ -1,6 +1,7 @@
 # errata — the two commands: `make run` and `make test`; `make install` for a systemd host.
 # systemd: only for systemd-analyze, which SystemdUnitTests runs on the unit (verify, security).
-APT_PACKAGES := libssl-dev libnghttp2-dev zlib1g-dev libhiredis-dev pkg-config openssl systemd
+# curl: the TLS integration tests' client; ca-certificates: the upstream TLS system trust store.
+APT_PACKAGES := libssl-dev libnghttp2-dev zlib1g-dev libhiredis-dev pkg-config openssl systemd curl ca-certificates
 SWIFT ?= swift
 
 # `make install`: DESTDIR stages into a folder (packaging, tests); PREFIX is where the binary
@@ -20,7 +21,7 @@ CONFIG := $(DESTDIR)/etc/errata/config.json
 # Installed systemctl and a running systemd (sd_booted: /run/systemd/system); not in a container.
 SYSTEMD_RUNNING = command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]
 
-.PHONY: deps build run test test-tsan fuzz clean install uninstall
+.PHONY: deps build run dev-tls test test-tsan fuzz clean install uninstall
 
 # Installs the system packages that are missing (Debian), and nothing when all are present.
 deps:
@@ -34,11 +35,20 @@ deps:
 build: deps
 	$(SWIFT) build -c release
 
-# Starts the demo legacy APIs (ports 9101-9105) and errata on config.json.
-run: build
+# Starts the demo legacy APIs (ports 9101-9105) and errata on config.json (HTTP on 8080,
+# HTTPS on 8443 with a self-signed localhost certificate made once into .build/dev-tls).
+run: build dev-tls
 	@trap 'kill 0' INT TERM EXIT; \
 	./.build/release/legacy-demo & \
 	./.build/release/errata --config config.json
+
+# A self-signed certificate for `make run`'s TLS listener (localhost, 127.0.0.1); never for production.
+dev-tls: .build/dev-tls/localhost.pem
+.build/dev-tls/localhost.pem:
+	@mkdir -p .build/dev-tls
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 825 \
+	  -keyout .build/dev-tls/localhost.key -out $@ -subj "/CN=localhost" \
+	  -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null
 
 test: deps
 	$(SWIFT) build --build-tests

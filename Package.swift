@@ -69,7 +69,7 @@ let package = Package(
         // The demo legacy APIs (a library the tests reuse, and an executable for `make run`).
         .target(name: "LegacyDemo", dependencies: ["CSystemShims", "CZlib"], swiftSettings: strict),
         .executableTarget(name: "legacy-demo", dependencies: ["LegacyDemo"], swiftSettings: strict),
-        // A blocking HTTP/1.1 client written apart from the code under test; only tests use it.
+        // A blocking HTTP/1.1 client written apart from the code under test, and the test certificates; only tests use it.
         .target(name: "HTTPTestClient", dependencies: ["CZlib"], swiftSettings: strict),
         // Benchmark: full TLS handshakes per second between two in-memory engines.
         .executableTarget(name: "TLSBench", dependencies: ["TLS"], swiftSettings: strict),
@@ -89,11 +89,11 @@ let package = Package(
         .testTarget(name: "ProxyModelTests", dependencies: ["ProxyModel"]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "ProxyModel"]),
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "CSystemShims"]),
-        .testTarget(name: "TLSTests", dependencies: ["TLS", "CSSL"]),
+        .testTarget(name: "TLSTests", dependencies: ["TLS", "CSSL", "HTTPTestClient"]),
         .testTarget(name: "LegacyDemoTests", dependencies: ["LegacyDemo", "HTTPTestClient", "CZlib"]),
         .testTarget(name: "IntegrationTests",
                     dependencies: ["Proxy", "ProxyConfig", "ProxyModel", "Router", "LegacyDemo", "HTTPTestClient",
-                                   "EventLoop", "ErrorNormalizer", "RateLimit",
+                                   "EventLoop", "ErrorNormalizer", "RateLimit", "TLS",
                                    .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ProxyConfigTests", dependencies: ["ProxyConfig", "ProxyModel", "Router", "RateLimit"]),
         .testTarget(name: "RouterTests", dependencies: ["Router"]),

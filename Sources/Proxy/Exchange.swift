@@ -182,13 +182,13 @@ final class Exchange: UpstreamConnectionDelegate {
         sendRequest()
     }
 
-    func upstreamConnectFailed(_ conn: UpstreamConnection, errno code: Int32) {
+    func upstreamConnectFailed(_ conn: UpstreamConnection, _ failure: ProxyError.ConnectFailure, details: String) {
         guard conn === upstream, let pool else { return }
         upstream = nil
         pool.recordFailure(server: serverIndex, now: Worker.now())
-        lastFailure = ProxyError(.upstreamConnectFailed(.refused),
+        lastFailure = ProxyError(.upstreamConnectFailed(failure),
                                  message: "The upstream '\(pool.config.name)' could not be reached.",
-                                 details: String(cString: strerror(code)), retryable: true)
+                                 details: details, retryable: true)
         connectToUpstream(fresh: false)
     }
 

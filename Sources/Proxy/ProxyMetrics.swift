@@ -58,7 +58,7 @@ public final class ProxyMetrics: Sendable {
         static var synthesized: MetricNameDescriptor { errata("synthesized_errors", "total", "Errors errata answered itself, by canonical code.") }
         static var rateLimits: MetricNameDescriptor { errata("rate_limit_decisions", "total", "Rate-limit decisions by the policy that decided (the denying one, or the route's last).") }
         static var reloads: MetricNameDescriptor { errata("config_reloads", "total", "Config reloads by result.") }
-        static var tlsHandshakes: MetricNameDescriptor { errata("tls_handshakes", "total", "TLS handshakes on listeners by result (TLS listeners are not implemented yet: always 0).") }
+        static var tlsHandshakes: MetricNameDescriptor { errata("tls_handshakes", "total", "TLS handshakes on listeners by result (failure: refused, broken, timed out, or the client left before it completed).") }
         static var openConnections: MetricNameDescriptor { errata("open_connections", "", "Client connections open now.") }
         static var configGeneration: MetricNameDescriptor { errata("config_generation", "", "The generation of the config being served (0 at start, +1 per successful reload).") }
     }
@@ -93,10 +93,19 @@ final class WorkerMetrics {
     private var upstreamErrors: [ErrorKey: Counter] = [:]
     private var synthesized: [String: Counter] = [:]
     private var rateLimits: [PolicyKey: Counter] = [:]
+    /// Process-wide (no `worker` label: the series exist from the start, label set fixed).
+    private let tlsHandshakeSucceeded: Counter
+    private let tlsHandshakeFailed: Counter
 
     init(metrics: ProxyMetrics, worker: Int) {
         registry = metrics.registry
         self.worker = String(worker)
+        tlsHandshakeSucceeded = registry.makeCounter(descriptor: ProxyMetrics.Metric.tlsHandshakes, labels: [("result", "success")])
+        tlsHandshakeFailed = registry.makeCounter(descriptor: ProxyMetrics.Metric.tlsHandshakes, labels: [("result", "failure")])
+    }
+
+    func recordTLSHandshake(succeeded: Bool) {
+        (succeeded ? tlsHandshakeSucceeded : tlsHandshakeFailed).increment()
     }
 
     /// `route`: nil when no route matched (labelled `-`). `protocolName`: `HTTP/1.1`, `HTTP/1.0`…

@@ -3,6 +3,7 @@ import EventLoop
 import Logging
 import ProxyConfig
 import Synchronization
+import TLS
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -32,6 +33,8 @@ public final class ProxyServer: Sendable {
     public let metrics: ProxyMetrics
     private let admin = Mutex<AdminServer?>(nil)
     private let draining = Atomic<Bool>(false)
+    /// Numbers each bound listener (`Listening.id`) for the workers' TLS-context maps.
+    private let nextListenerID = Atomic<Int>(0)
 
     /// `accessLogFD`: where JSON access-log lines go (-1: nowhere); not closed by the server.
     /// `log`: lifecycle lines (upstream servers marked down and up); by default none.
@@ -82,6 +85,11 @@ public final class ProxyServer: Sendable {
     public func start() throws(ProxyStartError) {
         Sockets.ignoreSIGPIPE()
         let config = current.withLock { $0 }
+        let tls: TLSContextSet
+        switch config.tls {
+        case .success(let set): tls = set
+        case .failure(let errors): throw ProxyStartError(description: errors.description)
+        }
         var bound: [Listening] = []
         for (index, listener) in config.snapshot.listeners.enumerated() {
             switch bind(listener, index: index) {
@@ -99,9 +107,11 @@ public final class ProxyServer: Sendable {
         }
         listening.withLock { $0 = bound }
         boundAddresses.withLock { $0 = bound.map(\.address) }
+        let listenerTLS = Self.listenerTLS(bound, tls)
         for (index, context) in contexts.enumerated() {
             let acceptors = bound.map { $0.acceptors[index] }
             context.worker.queue.async {
+                context.listenerTLS = listenerTLS
                 for acceptor in acceptors { acceptor.start() }
                 context.start()
             }
@@ -113,10 +123,6 @@ public final class ProxyServer: Sendable {
     /// and the problem names the listener's JSON path.
     private func bind(_ listener: ListenerConfig, index: Int) -> Result<Listening, ConfigErrors> {
         let path = "listeners[\(index)]"
-        if listener.tls != nil {
-            return .failure(ConfigErrors(problems: [.init(path: path + ".tls",
-                                                          message: "TLS listeners are not implemented in this build")]))
-        }
         guard var address = Self.resolve(listener) else {
             return .failure(ConfigErrors(problems: [.init(path: path + ".address",
                                                           message: "\(listener.address) does not resolve")]))
@@ -133,12 +139,13 @@ public final class ProxyServer: Sendable {
                                                               message: "cannot listen on \(address): \(error)")]))
             }
         }
+        let id = nextListenerID.add(1, ordering: .relaxed).newValue
         let acceptors = zip(fds, contexts).map { fd, context in
             Acceptor(fd: fd, worker: context.worker) { [self] client, peer in
-                accepted(client, peer: peer, context: context)
+                accepted(client, peer: peer, context: context, listener: id)
             }
         }
-        return .success(Listening(config: listener, address: address, acceptors: acceptors))
+        return .success(Listening(id: id, config: listener, address: address, acceptors: acceptors))
     }
 
     /// The address `listener` binds: its host's first resolved address. Blocks on names.
@@ -148,14 +155,25 @@ public final class ProxyServer: Sendable {
         return resolved.first
     }
 
-    private func accepted(_ fd: Int32, peer: SocketAddress?, context: WorkerContext) {
+    /// Each listener's server context by `Listening.id` (plain listeners absent).
+    private static func listenerTLS(_ listening: [Listening], _ tls: TLSContextSet) -> [Int: TLSContext] {
+        var map: [Int: TLSContext] = [:]
+        for (listener, context) in zip(listening, tls.listeners) { map[listener.id] = context }
+        return map
+    }
+
+    private func accepted(_ fd: Int32, peer: SocketAddress?, context: WorkerContext, listener: Int) {
         if connections.value.add(1, ordering: .relaxed).newValue > maxConnections || context.draining {
             connections.value.subtract(1, ordering: .relaxed)
             Sockets.close(fd)
             return
         }
         Sockets.setNoDelay(fd)
-        context.accept(fd: fd, peer: peer?.host ?? "-")
+        if let tls = context.listenerTLS[listener] {
+            context.accept(fd: fd, peer: peer?.host ?? "-", tls: tls)
+        } else {
+            context.accept(fd: fd, peer: peer?.host ?? "-")
+        }
     }
 
     /// Swaps to `config`: requests that start after this call use it, requests in flight finish
@@ -169,7 +187,11 @@ public final class ProxyServer: Sendable {
     ///
     /// The admin listener moves when `admin.address` changed (or starts, or stops).
     ///
-    /// Throws, having changed nothing (the old config and listeners stay), when a new listener
+    /// A TLS listener kept at its address serves new connections with the new config's
+    /// certificates (the snapshot's contexts); open connections keep theirs.
+    ///
+    /// Throws, having changed nothing (the old config and listeners stay), when the config's TLS
+    /// contexts could not be built (bad certificate or key: `config.tls`), a new listener
     /// or admin address cannot be bound or the server is already stopping; each problem names the listener's JSON
     /// path (`listeners[1].address`). Listener host names are resolved here (blocking): call it
     /// off the workers.
@@ -177,13 +199,18 @@ public final class ProxyServer: Sendable {
         guard !stopping.load(ordering: .acquiring) else {
             throw ConfigErrors(problems: [.init(path: "", message: "the server is stopping")])
         }
+        let tls: TLSContextSet
+        switch config.tls {
+        case .success(let set): tls = set
+        case .failure(let errors): throw errors
+        }
         let running = listening.withLock { $0 }
         var kept = Set<Int>()
         var next: [Listening] = []
         var added: [Listening] = []
         var problems: [ConfigErrors.Problem] = []
         for (index, listener) in config.snapshot.listeners.enumerated() {
-            if listener.tls == nil, let match = Self.match(listener, in: running, excluding: kept) {
+            if let match = Self.match(listener, in: running, excluding: kept) {
                 kept.insert(match)
                 next.append(running[match])
                 continue
@@ -211,11 +238,13 @@ public final class ProxyServer: Sendable {
         current.withLock { $0 = config }
         listening.withLock { $0 = next }
         boundAddresses.withLock { $0 = next.map(\.address) }
+        let listenerTLS = Self.listenerTLS(next, tls)
         for (index, context) in contexts.enumerated() {
             let starting = added.map { $0.acceptors[index] }
             let closing = removed.map { $0.acceptors[index] }
             context.worker.queue.async {
                 context.apply(config)
+                context.listenerTLS = listenerTLS
                 for acceptor in starting { acceptor.start() }
                 for acceptor in closing { acceptor.stop() }
             }
@@ -336,6 +365,8 @@ public final class ProxyServer: Sendable {
 
 /// One configured listener, bound on every worker.
 struct Listening: Sendable {
+    /// Unique in this server: what the workers' TLS-context maps are keyed by.
+    let id: Int
     let config: ListenerConfig
     /// The bound address (a port 0 resolved to the real one).
     let address: SocketAddress

@@ -21,6 +21,9 @@ public final class RuntimeConfig: Sendable {
     let dialectsInspectSuccess: Bool
     /// Each route's policies, resolved once; routes without limits are absent.
     let rateLimitChecks: [String: RateLimitCheck]
+    /// The snapshot's TLS contexts, or (`.failure`) why they could not be built: the server
+    /// refuses to start on, or reload to, such a config.
+    let tls: Result<TLSContextSet, ConfigErrors>
 
     /// Resolves every server name with getaddrinfo. It blocks: call it off the workers.
     ///
@@ -56,5 +59,6 @@ public final class RuntimeConfig: Sendable {
         self.dialectsInspectSuccess = snapshot.dialects.values.contains { $0.hasErrorWhen }
         self.rateLimiter = limiter
         self.rateLimitChecks = checks
+        self.tls = TLSContextSet.build(snapshot)
     }
 }

@@ -4,11 +4,13 @@ import Glibc
 import EventLoop
 import HTTP1
 import ProxyModel
+import TLS
 
 /// What an upstream connection reports to the exchange it serves.
 protocol UpstreamConnectionDelegate: AnyObject {
     func upstreamConnected(_ conn: UpstreamConnection)
-    func upstreamConnectFailed(_ conn: UpstreamConnection, errno: Int32)
+    /// The connect (or, for TLS, the handshake) failed; `details` says why, for an operator.
+    func upstreamConnectFailed(_ conn: UpstreamConnection, _ failure: ProxyError.ConnectFailure, details: String)
     /// The final response head (interim 1xx responses are dropped before this).
     func upstreamResponseHead(_ conn: UpstreamConnection, _ head: ResponseHead, framing: BodyFraming)
     /// Body bytes, valid only during the call. Returns false when the downstream cannot take
@@ -23,13 +25,14 @@ protocol UpstreamConnectionDelegate: AnyObject {
     func upstreamWritable(_ conn: UpstreamConnection)
 }
 
-/// One HTTP/1.1 connection to one upstream server, owned by an `UpstreamPool`.
+/// One HTTP/1.1 connection to one upstream server, owned by an `UpstreamPool`, over a plain or
+/// TLS `ByteTransport` (for TLS, "connecting" lasts until the handshake is complete).
 ///
 /// Confined to the worker's queue. States: connecting → active (serving one exchange) ⇄ idle
 /// (in the pool, reading only to notice the server closing it) → closed. Its deadline is the
 /// connect timeout while connecting, the response-head timeout once the request is written,
 /// and the idle timeout while pooled.
-final class UpstreamConnection: SocketChannelHandler, DeadlineTarget {
+final class UpstreamConnection: ByteTransportHandler, DeadlineTarget {
     enum Failure: Equatable {
         /// Closed or reset before the response was complete.
         case closed
@@ -42,7 +45,7 @@ final class UpstreamConnection: SocketChannelHandler, DeadlineTarget {
     /// Strong: a retired pool must outlive its busy connections.
     let pool: UpstreamPool
     let serverIndex: Int
-    private(set) var channel: SocketChannel!
+    let channel: any ByteTransport
     private(set) var state: State
     private(set) var deadline: UInt64 = 0
     private var parser: HTTP1ResponseParser
@@ -53,24 +56,26 @@ final class UpstreamConnection: SocketChannelHandler, DeadlineTarget {
     private(set) var responseBytesSeen = false
     private var sawFinalHead = false
 
-    init(pool: UpstreamPool, serverIndex: Int, fd: Int32, connecting: Bool) {
+    /// Takes over `transport` (not started; created connecting when `connecting`).
+    init(pool: UpstreamPool, serverIndex: Int, transport: any ByteTransport, connecting: Bool) {
         self.pool = pool
         self.serverIndex = serverIndex
         self.state = connecting ? .connecting : .active
         self.parser = HTTP1ResponseParser()
-        channel = SocketChannel(fd: fd, worker: pool.worker, handler: self, connecting: connecting)
+        channel = transport
         if connecting {
             deadline = Worker.now() + UInt64(pool.config.timeouts.connect.nanoseconds)
         }
         pool.worker.register(self)
-        channel.start()
+        transport.setHandler(self)
+        transport.start()
     }
 
     var isClosed: Bool { state == .closed }
     var isReused: Bool { completedRequests > 0 }
 
     /// Starts a request: the parser learns the method, the response-head timer waits for `requestWritten`.
-    /// On a connection still connecting, the connect timeout keeps running until `channelConnected`.
+    /// On a connection still connecting (or, for TLS, handshaking), the connect timeout keeps running.
     func begin(method: String, delegate: any UpstreamConnectionDelegate) {
         self.delegate = delegate
         parser.expectResponse(toMethod: method)
@@ -110,22 +115,22 @@ final class UpstreamConnection: SocketChannelHandler, DeadlineTarget {
         channel.close()
     }
 
-    // MARK: SocketChannelHandler
+    // MARK: ByteTransportHandler
 
-    func channelConnected(_ channel: SocketChannel, errno: Int32) {
+    func transportConnected(errno: Int32) {
         deadline = 0
         if errno != 0 {
             let d = delegate
             delegate = nil
             close()
-            d?.upstreamConnectFailed(self, errno: errno)
+            d?.upstreamConnectFailed(self, .refused, details: String(cString: strerror(errno)))
             return
         }
         state = .active
         delegate?.upstreamConnected(self)
     }
 
-    func channelRead(_ channel: SocketChannel, _ bytes: UnsafeRawBufferPointer) -> Int {
+    func transportRead(_ bytes: UnsafeRawBufferPointer) -> Int {
         guard state == .active, delegate != nil else {
             // A pooled connection must be silent: bytes or not, it is no longer reusable.
             close()
@@ -181,7 +186,7 @@ final class UpstreamConnection: SocketChannelHandler, DeadlineTarget {
         if extraBytes { close() }
     }
 
-    func channelReadEOF(_ channel: SocketChannel) {
+    func transportReadEOF() {
         guard state == .active, delegate != nil else {
             close()
             return
@@ -197,18 +202,35 @@ final class UpstreamConnection: SocketChannelHandler, DeadlineTarget {
         fail(.closed)
     }
 
-    func channelWritable(_ channel: SocketChannel) {
+    func transportWritable() {
         delegate?.upstreamWritable(self)
     }
 
-    func channelClosed(_ channel: SocketChannel) {
+    func transportClosed() {
+        let wasConnecting = state == .connecting
         state = .closed
         deadline = 0
         pool.worker.unregister(self)
         pool.connectionClosed(self)
         if let d = delegate {
             delegate = nil
-            d.upstreamFailed(self, .closed)
+            if wasConnecting {
+                let (failure, details) = connectFailure
+                d.upstreamConnectFailed(self, failure, details: details)
+            } else {
+                d.upstreamFailed(self, .closed)
+            }
+        }
+    }
+
+    /// Why a connection closed before it was ready: a TLS handshake failure (certificate
+    /// verification, or anything else TLS rejected, a non-TLS peer included), else a reset.
+    private var connectFailure: (ProxyError.ConnectFailure, String) {
+        switch (channel as? TLSTransport)?.failure {
+        case .certificate(let reason): return (.tlsCertificate, reason)
+        case .protocolError(let reason): return (.tlsProtocol, reason)
+        case .uncleanEOF: return (.tlsProtocol, "the server closed the connection during the TLS handshake")
+        case nil: return (.refused, "connection closed while connecting")
         }
     }
 

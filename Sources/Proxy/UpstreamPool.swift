@@ -2,6 +2,7 @@ import EventLoop
 import Logging
 import ProxyConfig
 import ProxyModel
+import TLS
 
 /// One worker's connections to one upstream: keep-alive reuse, the connection limit, round
 /// robin over servers, and passive health.
@@ -30,6 +31,8 @@ final class UpstreamPool {
     }
 
     let config: UpstreamConfig
+    /// The client context of a TLS upstream (from the snapshot the pool was built for); nil: plain.
+    let tls: TLSContext?
     unowned let worker: Worker
     private(set) var servers: [Server]
     private var nextServer = 0
@@ -41,8 +44,9 @@ final class UpstreamPool {
     /// Lifecycle lines: a server marked down, and back up.
     private let log: Logger
 
-    init(config: UpstreamConfig, addresses: [HostPort: [SocketAddress]], worker: Worker, log: Logger) {
+    init(config: UpstreamConfig, addresses: [HostPort: [SocketAddress]], tls: TLSContext?, worker: Worker, log: Logger) {
         self.config = config
+        self.tls = tls
         self.worker = worker
         self.log = log
         servers = config.servers.map { Server(address: $0, resolved: addresses[$0] ?? []) }
@@ -98,8 +102,16 @@ final class UpstreamPool {
         case .success(let (fd, connected)):
             Sockets.setNoDelay(fd)
             openCount += 1
-            let conn = UpstreamConnection(pool: self, serverIndex: index, fd: fd, connecting: !connected)
-            return connected ? .ready(conn) : .connecting(conn)
+            guard let tls else {
+                let channel = SocketChannel(fd: fd, worker: worker, connecting: !connected)
+                let conn = UpstreamConnection(pool: self, serverIndex: index, transport: channel, connecting: !connected)
+                return connected ? .ready(conn) : .connecting(conn)
+            }
+            // SNI and the name verified: `server_name`, else the server's host as configured.
+            let name = config.tls?.serverName ?? servers[index].address.host
+            let engine = TLSEngine(context: tls, role: .client(serverName: name))
+            let transport = TLSTransport(fd: fd, worker: worker, engine: engine, connecting: !connected)
+            return .connecting(UpstreamConnection(pool: self, serverIndex: index, transport: transport, connecting: true))
         }
     }
 

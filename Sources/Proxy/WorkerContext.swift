@@ -1,6 +1,7 @@
 import EventLoop
 import Logging
 import ProxyConfig
+import TLS
 
 /// Everything one worker owns: its current config, its upstream pools, its client connections
 /// and its access log.
@@ -11,11 +12,14 @@ final class WorkerContext: @unchecked Sendable {
     let worker: Worker
     private(set) var config: RuntimeConfig
     private var pools: [String: UpstreamPool] = [:]
-    private var clients: [ObjectIdentifier: HTTP1ClientConnection] = [:]
-    private var recentlyClosed: [HTTP1ClientConnection] = []
+    private var clients: [ObjectIdentifier: any ClientConnection] = [:]
+    private var recentlyClosed: [any ClientConnection] = []
     let accessLog: AccessLog
     private var requestIDs = RequestIDGenerator()
     private(set) var draining = false
+    /// The server context of each TLS listener by `Listening.id`, as of the last start or
+    /// reload (new connections use it; open ones keep theirs).
+    var listenerTLS: [Int: TLSContext] = [:]
     /// This worker's series in the server's metrics registry (worker queue only).
     let metrics: WorkerMetrics
     /// Lifecycle lines from this worker (with a `worker` metadata key).
@@ -46,13 +50,38 @@ final class WorkerContext: @unchecked Sendable {
 
     func accept(fd: Int32, peer: String) {
         worker.assertOnQueue()
-        let conn = HTTP1ClientConnection(context: self, fd: fd, peer: peer)
+        let conn = startProtocol(on: SocketChannel(fd: fd, worker: worker), alpn: nil, peer: peer, scheme: "http")
         clients[ObjectIdentifier(conn)] = conn
+    }
+
+    /// A connection on a TLS listener: the handshake first (`handshakeCompleted` follows).
+    func accept(fd: Int32, peer: String, tls: TLSContext) {
+        worker.assertOnQueue()
+        let transport = TLSTransport(fd: fd, worker: worker, engine: TLSEngine(context: tls, role: .server))
+        let conn = TLSAcceptingConnection(context: self, transport: transport, peer: peer)
+        clients[ObjectIdentifier(conn)] = conn
+    }
+
+    /// The handshake of `accepting` completed: the driver ALPN chose takes its place in the registry.
+    func handshakeCompleted(_ accepting: TLSAcceptingConnection) {
+        guard clients.removeValue(forKey: ObjectIdentifier(accepting)) != nil else { return }
+        let transport = accepting.transport
+        let conn = startProtocol(on: transport, alpn: transport.engine.negotiatedALPN, peer: accepting.peer, scheme: "https")
+        if !transport.isClosed { clients[ObjectIdentifier(conn)] = conn }
+        else { onClientClosed() }
+    }
+
+    /// Starts the protocol driver that `ProtocolSelector` picks for `transport` (not started yet,
+    /// or a TLS transport whose handshake just completed with `alpn`).
+    func startProtocol(on transport: any ByteTransport, alpn: String?, peer: String, scheme: String) -> any ClientConnection {
+        switch ProtocolSelector.driver(alpn: alpn) {
+        case .http1: return HTTP1ClientConnection(context: self, transport: transport, peer: peer, scheme: scheme)
+        }
     }
 
     /// Forgets a closed connection. It is kept alive until the current event has returned,
     /// since the exchange that closed it may still be on the stack.
-    func clientClosed(_ conn: HTTP1ClientConnection) {
+    func clientClosed(_ conn: any ClientConnection) {
         guard let closed = clients.removeValue(forKey: ObjectIdentifier(conn)) else { return }
         onClientClosed()
         recentlyClosed.append(closed)
@@ -64,9 +93,11 @@ final class WorkerContext: @unchecked Sendable {
     /// The pool for `upstream` under `config`; a pool built from an older, different definition
     /// of the upstream is retired (its busy connections finish, idle ones close).
     func pool(for upstream: UpstreamConfig, config: RuntimeConfig) -> UpstreamPool {
-        if let pool = pools[upstream.name], pool.config == upstream { return pool }
+        // The snapshot's client context: a reload brings new ones (a changed CA), hence a new pool.
+        let tls = upstream.tls == nil ? nil : try? config.tls.get().upstreams[upstream.name]
+        if let pool = pools[upstream.name], pool.config == upstream, pool.tls === tls { return pool }
         pools[upstream.name]?.retire()
-        let pool = UpstreamPool(config: upstream, addresses: config.addresses, worker: worker, log: log)
+        let pool = UpstreamPool(config: upstream, addresses: config.addresses, tls: tls, worker: worker, log: log)
         pools[upstream.name] = pool
         return pool
     }
@@ -92,7 +123,7 @@ final class WorkerContext: @unchecked Sendable {
     /// Closes every connection at once (the second signal, or the end of the drain timeout).
     func closeAll() {
         worker.assertOnQueue()
-        for conn in Array(clients.values) { conn.channel.close() }
+        for conn in Array(clients.values) { conn.closeNow() }
         for pool in pools.values { pool.retire() }
         accessLog.flush()
     }

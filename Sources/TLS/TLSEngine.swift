@@ -160,16 +160,15 @@ public final class TLSEngine {
         }
         if let failure { return .failed(failure) }
         var total = 0
-        let chunk = 16_384
         while true {
-            let start = out.count
-            out.append(contentsOf: repeatElement(0, count: chunk))
             var got = 0
             ERR_clear_error()
-            let rc = out.withUnsafeMutableBytes { buffer in
-                SSL_read_ex(ssl, buffer.baseAddress! + start, chunk, &got)
+            // One record's worth at a time through a scratch buffer: no zero-filling of `out`.
+            let rc = withUnsafeTemporaryAllocation(byteCount: TLSEngine.recordSize, alignment: 1) { buffer in
+                let rc = SSL_read_ex(ssl, buffer.baseAddress!, buffer.count, &got)
+                if rc == 1 { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[0..<got])) }
+                return rc
             }
-            out.removeLast(chunk - (rc == 1 ? got : 0))
             if rc == 1 {
                 total += got
                 // Nothing buffered in SSL or the BIO: another SSL_read would only say WANT_READ.
@@ -215,19 +214,23 @@ public final class TLSEngine {
     /// Moves the pending ciphertext out of the write BIO, appending it to `out`. Returns the
     /// number of bytes appended.
     public func drainCiphertext(into out: inout [UInt8]) -> Int {
-        let pending = errata_BIO_pending(writeBIO)
-        guard pending > 0 else { return 0 }
-        let count = Int(pending)
-        let start = out.count
-        out.append(contentsOf: repeatElement(0, count: count))
-        var moved = 0
-        ERR_clear_error()
-        _ = out.withUnsafeMutableBytes { buffer in
-            BIO_read_ex(writeBIO, buffer.baseAddress! + start, count, &moved)
+        var total = 0
+        while errata_BIO_pending(writeBIO) > 0 {
+            var moved = 0
+            ERR_clear_error()
+            let rc = withUnsafeTemporaryAllocation(byteCount: 4 * TLSEngine.recordSize, alignment: 1) { buffer in
+                let rc = BIO_read_ex(writeBIO, buffer.baseAddress!, buffer.count, &moved)
+                if rc == 1 { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[0..<moved])) }
+                return rc
+            }
+            guard rc == 1, moved > 0 else { break }
+            total += moved
         }
-        out.removeLast(count - moved)
-        return moved
+        return total
     }
+
+    /// The largest TLS record's plaintext.
+    static let recordSize = 16_384
 
     public var hasPendingCiphertext: Bool { errata_BIO_pending(writeBIO) > 0 }
 

@@ -30,7 +30,8 @@ struct Check: ParsableCommand {
     @OptionGroup var options: ConfigOption
 
     func run() throws {
-        switch ConfigLoader.load(path: options.config) {
+        // The TLS layer checks what the loader cannot: certificates parse, keys match them.
+        switch ConfigLoader.load(path: options.config).flatMap({ snapshot in TLSContextSet.build(snapshot).map { _ in snapshot } }) {
         case .success:
             Output.line("\(options.config): OK")
         case .failure(let errors):

@@ -45,6 +45,23 @@ final class ErrataCommandTests: XCTestCase {
         XCTAssertTrue(result.output.contains("limits.uri_bytes"), result.output)
     }
 
+    private func listenerTLS(cert: String, key: String, minVersion: String = "1.2") -> String {
+        #"{"listeners":[{"address":"127.0.0.1:0","tls":{"certificates":[{"cert":"\#(cert)","key":"\#(key)"}],"min_version":"\#(minVersion)"}}],"upstreams":{"a":{"servers":["127.0.0.1:1"]}},"routes":[{"upstream":"a"}]}"#
+    }
+
+    func testCheckRejectsTLSBelow12AndAMismatchedKeyNamingPathAndFile() throws {
+        let certs = try TestCertificates.get()
+        let good = try run(["check", "--config", try write(listenerTLS(cert: certs.api.certFile, key: certs.api.keyFile))])
+        XCTAssertEqual(good.status, 0, good.output)
+        let old = try run(["check", "--config", try write(listenerTLS(cert: certs.api.certFile, key: certs.api.keyFile, minVersion: "1.1"))])
+        XCTAssertEqual(old.status, 1)
+        XCTAssertTrue(old.output.contains("listeners[0].tls.min_version: TLS versions below 1.2 are not supported"), old.output)
+        let mismatch = try run(["check", "--config", try write(listenerTLS(cert: certs.api.certFile, key: certs.legacy.keyFile))])
+        XCTAssertEqual(mismatch.status, 1)
+        XCTAssertTrue(mismatch.output.contains("listeners[0].tls.certificates[0]"), mismatch.output)
+        XCTAssertTrue(mismatch.output.contains(certs.legacy.keyFile) || mismatch.output.contains(certs.api.certFile), mismatch.output)
+    }
+
     func testRunServesThenDrainsOnSIGTERMAndExits0() throws {
         let upstream = try echoServer()
         defer { upstream.stop() }

@@ -20,9 +20,10 @@ final class ProxyHarness {
     init(upstreams: [UpstreamConfig], routes: [Route], limits: LimitsConfig = LimitsConfig(),
          timeouts: ClientTimeouts = ClientTimeouts(), trustedProxies: [String] = [],
          errors: ErrorsConfig = ErrorsConfig(), rateLimits: [String: RateLimitPolicy] = [:],
-         dialects: [String: Dialect] = [:], workers: Int = 2, accessLogFD: Int32 = -1, admin: Bool = false) throws {
+         dialects: [String: Dialect] = [:], workers: Int = 2, accessLogFD: Int32 = -1, admin: Bool = false,
+         listenerTLS: ListenerTLSConfig? = nil) throws {
         let snapshot = ConfigSnapshot(
-            listeners: [ListenerConfig(address: HostPort(host: "127.0.0.1", port: 0))],
+            listeners: [ListenerConfig(address: HostPort(host: "127.0.0.1", port: 0), tls: listenerTLS)],
             admin: admin ? HostPort(host: "127.0.0.1", port: 0) : nil,
             upstreams: Dictionary(uniqueKeysWithValues: upstreams.map { ($0.name, $0) }),
             routes: RouteTable(routes), rateLimits: rateLimits, dialects: dialects, errors: errors, limits: limits, timeouts: timeouts,
@@ -35,8 +36,8 @@ final class ProxyHarness {
     /// One upstream `name` with a server per port on 127.0.0.1.
     static func upstream(_ name: String, ports: [Int], timeouts: UpstreamTimeouts = UpstreamTimeouts(),
                          maxConnections: Int = 256, maxIdle: Int = 64,
-                         passiveHealth: PassiveHealth = PassiveHealth()) -> UpstreamConfig {
-        UpstreamConfig(name: name, servers: ports.map { HostPort(host: "127.0.0.1", port: $0) },
+                         passiveHealth: PassiveHealth = PassiveHealth(), tls: UpstreamTLSConfig? = nil) -> UpstreamConfig {
+        UpstreamConfig(name: name, servers: ports.map { HostPort(host: "127.0.0.1", port: $0) }, tls: tls,
                        maxConnections: maxConnections, maxIdleConnections: maxIdle, timeouts: timeouts,
                        passiveHealth: passiveHealth)
     }
@@ -44,10 +45,10 @@ final class ProxyHarness {
     /// A proxy with one catch-all route to one upstream server.
     convenience init(upstreamPort: Int, upstreamTimeouts: UpstreamTimeouts = UpstreamTimeouts(),
                      limits: LimitsConfig = LimitsConfig(), timeouts: ClientTimeouts = ClientTimeouts(),
-                     accessLogFD: Int32 = -1) throws {
-        try self.init(upstreams: [ProxyHarness.upstream("app", ports: [upstreamPort], timeouts: upstreamTimeouts)],
+                     accessLogFD: Int32 = -1, listenerTLS: ListenerTLSConfig? = nil, upstreamTLS: UpstreamTLSConfig? = nil) throws {
+        try self.init(upstreams: [ProxyHarness.upstream("app", ports: [upstreamPort], timeouts: upstreamTimeouts, tls: upstreamTLS)],
                       routes: [Route(name: "all", upstream: "app")], limits: limits, timeouts: timeouts,
-                      accessLogFD: accessLogFD)
+                      accessLogFD: accessLogFD, listenerTLS: listenerTLS)
     }
 
     func client(timeoutMilliseconds: Int = 10_000) throws -> RawHTTPClient {

@@ -1,3 +1,4 @@
+import HTTPTestClient
 import XCTest
 @testable import TLS
 

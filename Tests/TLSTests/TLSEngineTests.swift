@@ -1,6 +1,7 @@
 import CSSL
 import Dispatch
 import Synchronization
+import HTTPTestClient
 import XCTest
 @testable import TLS
 

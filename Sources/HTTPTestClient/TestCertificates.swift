@@ -1,7 +1,7 @@
 import Foundation
-import XCTest
 
-/// Certificates made at test time by the `openssl` CLI in a temporary folder, once per test run.
+/// Certificates made at test time by the `openssl` CLI in a temporary folder, once per test run
+/// (the TLS unit tests and the TLS integration tests share them).
 ///
 /// - `ca`: the root; `intermediate`: signed by it.
 /// - `api`: RSA leaf for `api.test` (and IP 127.0.0.1), signed by the root.
@@ -9,26 +9,26 @@ import XCTest
 ///   its PEM file holds the leaf then the intermediate.
 /// - `client`: a client-auth certificate signed by the root.
 /// - `bad`: self-signed, claims `api.test`.
-struct TestCertificates: Sendable {
-    let directory: String
+public struct TestCertificates: Sendable {
+    public let directory: String
 
-    func path(_ name: String) -> String { directory + "/" + name }
+    public func path(_ name: String) -> String { directory + "/" + name }
 
-    var caFile: String { path("ca.pem") }
-    var api: (certFile: String, keyFile: String) { (path("api.pem"), path("api.key")) }
-    var legacy: (certFile: String, keyFile: String) { (path("legacy.pem"), path("legacy.key")) }
-    var client: (certFile: String, keyFile: String) { (path("client.pem"), path("client.key")) }
-    var bad: (certFile: String, keyFile: String) { (path("bad.pem"), path("bad.key")) }
-    var garbageFile: String { path("garbage.txt") }
-    var encryptedKeyFile: String { path("encrypted.key") }
+    public var caFile: String { path("ca.pem") }
+    public var api: (certFile: String, keyFile: String) { (path("api.pem"), path("api.key")) }
+    public var legacy: (certFile: String, keyFile: String) { (path("legacy.pem"), path("legacy.key")) }
+    public var client: (certFile: String, keyFile: String) { (path("client.pem"), path("client.key")) }
+    public var bad: (certFile: String, keyFile: String) { (path("bad.pem"), path("bad.key")) }
+    public var garbageFile: String { path("garbage.txt") }
+    public var encryptedKeyFile: String { path("encrypted.key") }
 
     /// The shared set; a failure to generate them fails every test that uses them.
-    static let shared: Result<TestCertificates, GenerationError> = generate()
+    public static let shared: Result<TestCertificates, GenerationError> = generate()
 
-    static func get() throws -> TestCertificates { try shared.get() }
+    public static func get() throws -> TestCertificates { try shared.get() }
 
-    struct GenerationError: Error, CustomStringConvertible {
-        var description: String
+    public struct GenerationError: Error, CustomStringConvertible {
+        public var description: String
     }
 
     private static func generate() -> Result<TestCertificates, GenerationError> {
