@@ -86,11 +86,17 @@ public final class SocketChannel: PollTarget, @unchecked Sendable {
     public private(set) var sawEOF = false
 
     /// An accepted socket (`connecting` false) or one whose non-blocking connect is in progress.
-    public init(fd: Int32, worker: Worker, handler: any SocketChannelHandler, connecting: Bool = false) {
+    /// Without a `handler`, set one with `setChannelHandler` before `start`.
+    public init(fd: Int32, worker: Worker, handler: (any SocketChannelHandler)? = nil, connecting: Bool = false) {
         self.fd = fd
         self.worker = worker
         self.handler = handler
         self.connecting = connecting
+    }
+
+    /// Replaces the receiver of this channel's events. On the worker's queue.
+    public func setChannelHandler(_ handler: any SocketChannelHandler) {
+        self.handler = handler
     }
 
     /// Starts reading (or, while connecting, waits for the connect to finish). Call once, on the

@@ -3,17 +3,18 @@ import HTTP1
 import ProxyModel
 
 /// One HTTP/1.1 client connection: parses requests, runs one `Exchange` at a time (pipelined
-/// requests wait in the socket's input, answered in order), and frames the responses.
+/// requests wait in the socket's input, answered in order), and frames the responses. Speaks
+/// over any `ByteTransport` (a plain socket, or TLS after the handshake).
 ///
 /// Confined to the worker's queue. Its deadline is `timeouts.client_idle` between requests and
 /// `timeouts.client_header` from the first byte of a head until the head is complete.
-final class HTTP1ClientConnection: SocketChannelHandler, DeadlineTarget, ExchangeDownstream {
+final class HTTP1ClientConnection: ByteTransportHandler, ClientConnection, DeadlineTarget, ExchangeDownstream {
     private enum ResponseFraming { case none, length, chunked, untilClose }
 
     unowned let context: WorkerContext
     let peer: String
     let scheme: String
-    private(set) var channel: SocketChannel!
+    let channel: any ByteTransport
     private var parser: HTTP1RequestParser
     private var exchange: Exchange?
     /// A head has been parsed and its `.end` not yet seen.
@@ -28,15 +29,17 @@ final class HTTP1ClientConnection: SocketChannelHandler, DeadlineTarget, Exchang
     private var closing = false
     static let pipelineBufferLimit = 64 * 1024
 
-    init(context: WorkerContext, fd: Int32, peer: String, scheme: String = "http") {
+    /// Takes over `transport` (becomes its handler and starts it).
+    init(context: WorkerContext, transport: any ByteTransport, peer: String, scheme: String = "http") {
         self.context = context
         self.peer = peer
         self.scheme = scheme
         parser = HTTP1RequestParser(limits: context.config.http1Limits)
-        channel = SocketChannel(fd: fd, worker: context.worker, handler: self)
+        channel = transport
         deadline = Worker.now() + UInt64(context.config.snapshot.timeouts.clientIdle.nanoseconds)
         context.worker.register(self)
-        channel.start()
+        transport.setHandler(self)
+        transport.start()
     }
 
     /// Whether the current request declared a body (its bytes may not all be read yet).
@@ -46,7 +49,7 @@ final class HTTP1ClientConnection: SocketChannelHandler, DeadlineTarget, Exchang
 
     // MARK: reading requests
 
-    func channelRead(_ channel: SocketChannel, _ bytes: UnsafeRawBufferPointer) -> Int {
+    func transportRead(_ bytes: UnsafeRawBufferPointer) -> Int {
         var offset = 0
         while !closing {
             if exchange != nil && !requestInProgress {
@@ -127,15 +130,15 @@ final class HTTP1ClientConnection: SocketChannelHandler, DeadlineTarget, Exchang
 
     /// The client closed its side. As nginx does, a close while a response is awaited is taken
     /// as the client giving up (the upstream request is abandoned), not as a half-close.
-    func channelReadEOF(_ channel: SocketChannel) {
+    func transportReadEOF() {
         channel.close()
     }
 
-    func channelWritable(_ channel: SocketChannel) {
+    func transportWritable() {
         exchange?.downstreamWritable()
     }
 
-    func channelClosed(_ channel: SocketChannel) {
+    func transportClosed() {
         closing = true
         deadline = 0
         context.worker.unregister(self)
@@ -159,6 +162,8 @@ final class HTTP1ClientConnection: SocketChannelHandler, DeadlineTarget, Exchang
     func closeIfIdle() {
         if isIdle && headStartedAt == 0 { channel.close() }
     }
+
+    func closeNow() { channel.close() }
 
     private func nextRequest() {
         if !keepAlive || context.draining {

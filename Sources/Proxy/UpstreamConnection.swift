@@ -23,13 +23,14 @@ protocol UpstreamConnectionDelegate: AnyObject {
     func upstreamWritable(_ conn: UpstreamConnection)
 }
 
-/// One HTTP/1.1 connection to one upstream server, owned by an `UpstreamPool`.
+/// One HTTP/1.1 connection to one upstream server, owned by an `UpstreamPool`, over a plain or
+/// TLS `ByteTransport` (for TLS, "connecting" lasts until the handshake is complete).
 ///
 /// Confined to the worker's queue. States: connecting → active (serving one exchange) ⇄ idle
 /// (in the pool, reading only to notice the server closing it) → closed. Its deadline is the
 /// connect timeout while connecting, the response-head timeout once the request is written,
 /// and the idle timeout while pooled.
-final class UpstreamConnection: SocketChannelHandler, DeadlineTarget {
+final class UpstreamConnection: ByteTransportHandler, DeadlineTarget {
     enum Failure: Equatable {
         /// Closed or reset before the response was complete.
         case closed
@@ -42,7 +43,7 @@ final class UpstreamConnection: SocketChannelHandler, DeadlineTarget {
     /// Strong: a retired pool must outlive its busy connections.
     let pool: UpstreamPool
     let serverIndex: Int
-    private(set) var channel: SocketChannel!
+    let channel: any ByteTransport
     private(set) var state: State
     private(set) var deadline: UInt64 = 0
     private var parser: HTTP1ResponseParser
@@ -53,17 +54,19 @@ final class UpstreamConnection: SocketChannelHandler, DeadlineTarget {
     private(set) var responseBytesSeen = false
     private var sawFinalHead = false
 
-    init(pool: UpstreamPool, serverIndex: Int, fd: Int32, connecting: Bool) {
+    /// Takes over `transport` (not started; created connecting when `connecting`).
+    init(pool: UpstreamPool, serverIndex: Int, transport: any ByteTransport, connecting: Bool) {
         self.pool = pool
         self.serverIndex = serverIndex
         self.state = connecting ? .connecting : .active
         self.parser = HTTP1ResponseParser()
-        channel = SocketChannel(fd: fd, worker: pool.worker, handler: self, connecting: connecting)
+        channel = transport
         if connecting {
             deadline = Worker.now() + UInt64(pool.config.timeouts.connect.nanoseconds)
         }
         pool.worker.register(self)
-        channel.start()
+        transport.setHandler(self)
+        transport.start()
     }
 
     var isClosed: Bool { state == .closed }
@@ -108,9 +111,9 @@ final class UpstreamConnection: SocketChannelHandler, DeadlineTarget {
         channel.close()
     }
 
-    // MARK: SocketChannelHandler
+    // MARK: ByteTransportHandler
 
-    func channelConnected(_ channel: SocketChannel, errno: Int32) {
+    func transportConnected(errno: Int32) {
         deadline = 0
         if errno != 0 {
             let d = delegate
@@ -123,7 +126,7 @@ final class UpstreamConnection: SocketChannelHandler, DeadlineTarget {
         delegate?.upstreamConnected(self)
     }
 
-    func channelRead(_ channel: SocketChannel, _ bytes: UnsafeRawBufferPointer) -> Int {
+    func transportRead(_ bytes: UnsafeRawBufferPointer) -> Int {
         guard state == .active, delegate != nil else {
             // A pooled connection must be silent: bytes or not, it is no longer reusable.
             close()
@@ -179,7 +182,7 @@ final class UpstreamConnection: SocketChannelHandler, DeadlineTarget {
         if extraBytes { close() }
     }
 
-    func channelReadEOF(_ channel: SocketChannel) {
+    func transportReadEOF() {
         guard state == .active, delegate != nil else {
             close()
             return
@@ -195,11 +198,11 @@ final class UpstreamConnection: SocketChannelHandler, DeadlineTarget {
         fail(.closed)
     }
 
-    func channelWritable(_ channel: SocketChannel) {
+    func transportWritable() {
         delegate?.upstreamWritable(self)
     }
 
-    func channelClosed(_ channel: SocketChannel) {
+    func transportClosed() {
         state = .closed
         deadline = 0
         pool.worker.unregister(self)

@@ -98,7 +98,8 @@ final class UpstreamPool {
         case .success(let (fd, connected)):
             Sockets.setNoDelay(fd)
             openCount += 1
-            let conn = UpstreamConnection(pool: self, serverIndex: index, fd: fd, connecting: !connected)
+            let channel = SocketChannel(fd: fd, worker: worker, connecting: !connected)
+            let conn = UpstreamConnection(pool: self, serverIndex: index, transport: channel, connecting: !connected)
             return connected ? .ready(conn) : .connecting(conn)
         }
     }

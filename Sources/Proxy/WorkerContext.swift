@@ -11,8 +11,8 @@ final class WorkerContext: @unchecked Sendable {
     let worker: Worker
     private(set) var config: RuntimeConfig
     private var pools: [String: UpstreamPool] = [:]
-    private var clients: [ObjectIdentifier: HTTP1ClientConnection] = [:]
-    private var recentlyClosed: [HTTP1ClientConnection] = []
+    private var clients: [ObjectIdentifier: any ClientConnection] = [:]
+    private var recentlyClosed: [any ClientConnection] = []
     let accessLog: AccessLog
     private var requestIDs = RequestIDGenerator()
     private(set) var draining = false
@@ -46,13 +46,21 @@ final class WorkerContext: @unchecked Sendable {
 
     func accept(fd: Int32, peer: String) {
         worker.assertOnQueue()
-        let conn = HTTP1ClientConnection(context: self, fd: fd, peer: peer)
+        let conn = startProtocol(on: SocketChannel(fd: fd, worker: worker), alpn: nil, peer: peer, scheme: "http")
         clients[ObjectIdentifier(conn)] = conn
+    }
+
+    /// Starts the protocol driver that `ProtocolSelector` picks for `transport` (not started yet,
+    /// or a TLS transport whose handshake just completed with `alpn`).
+    func startProtocol(on transport: any ByteTransport, alpn: String?, peer: String, scheme: String) -> any ClientConnection {
+        switch ProtocolSelector.driver(alpn: alpn) {
+        case .http1: return HTTP1ClientConnection(context: self, transport: transport, peer: peer, scheme: scheme)
+        }
     }
 
     /// Forgets a closed connection. It is kept alive until the current event has returned,
     /// since the exchange that closed it may still be on the stack.
-    func clientClosed(_ conn: HTTP1ClientConnection) {
+    func clientClosed(_ conn: any ClientConnection) {
         guard let closed = clients.removeValue(forKey: ObjectIdentifier(conn)) else { return }
         onClientClosed()
         recentlyClosed.append(closed)
@@ -92,7 +100,7 @@ final class WorkerContext: @unchecked Sendable {
     /// Closes every connection at once (the second signal, or the end of the drain timeout).
     func closeAll() {
         worker.assertOnQueue()
-        for conn in Array(clients.values) { conn.channel.close() }
+        for conn in Array(clients.values) { conn.closeNow() }
         for pool in pools.values { pool.retire() }
         accessLog.flush()
     }
