@@ -30,8 +30,8 @@ final class PlaintextProtocolSniffer: ByteTransportHandler, ClientConnection, De
         context.worker.unregister(self)
         let conn = context.startProtocol(on: transport, alpn: driver == .http2 ? "h2" : nil, peer: peer, scheme: "http")
         context.replaceClient(self, with: conn)
-        transport.redeliverPending()
-        return 0
+        // The driver is the transport's handler from now on; these bytes are its first.
+        return (conn as? any ByteTransportHandler)?.transportRead(bytes) ?? 0
     }
 
     func transportReadEOF() { transport.close() }
