@@ -42,7 +42,9 @@ public final class HTTP2ClientSession {
 
     /// `settings`: the client's SETTINGS (id, value). `autoWindowUpdate` false: the client never
     /// opens its receive windows (a zero-window client when `settings` sets INITIAL_WINDOW_SIZE 0).
-    public init(settings: [(Int32, UInt32)] = [], autoWindowUpdate: Bool = true) {
+    /// `maxSendHeaderBlock`: the largest header list (uncompressed estimate) the client sends
+    /// (libnghttp2 refuses above 64 KB by default; an HPACK bomb needs more).
+    public init(settings: [(Int32, UInt32)] = [], autoWindowUpdate: Bool = true, maxSendHeaderBlock: Int? = nil) {
         self.autoWindowUpdate = autoWindowUpdate
         var callbacks: OpaquePointer?
         nghttp2_session_callbacks_new(&callbacks)
@@ -53,6 +55,7 @@ public final class HTTP2ClientSession {
         var option: OpaquePointer?
         nghttp2_option_new(&option)
         if !autoWindowUpdate { nghttp2_option_set_no_auto_window_update(option, 1) }
+        if let maxSendHeaderBlock { nghttp2_option_set_max_send_header_block_length(option, maxSendHeaderBlock) }
         var created: OpaquePointer?
         nghttp2_session_client_new2(&created, callbacks, Unmanaged.passUnretained(self).toOpaque(), option)
         nghttp2_option_del(option)

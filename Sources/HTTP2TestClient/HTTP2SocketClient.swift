@@ -13,9 +13,11 @@ public final class HTTP2SocketClient {
     private var pendingOut: [UInt8] = []
     private var pendingOffset = 0
 
-    public init(port: Int, settings: [(Int32, UInt32)] = [], autoWindowUpdate: Bool = true) throws {
+    public init(port: Int, settings: [(Int32, UInt32)] = [], autoWindowUpdate: Bool = true,
+                maxSendHeaderBlock: Int? = nil) throws {
         socket = try RawHTTPClient(port: port)
-        session = HTTP2ClientSession(settings: settings, autoWindowUpdate: autoWindowUpdate)
+        session = HTTP2ClientSession(settings: settings, autoWindowUpdate: autoWindowUpdate,
+                                     maxSendHeaderBlock: maxSendHeaderBlock)
         let flags = fcntl(socket.fd, F_GETFL)
         _ = fcntl(socket.fd, F_SETFL, flags | O_NONBLOCK)
     }

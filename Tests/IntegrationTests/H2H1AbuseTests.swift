@@ -93,14 +93,15 @@ final class H2H1AbuseTests: XCTestCase {
         proxy.assertH2Healthy()
     }
 
-    /// One 4 KB field indexed once and referenced 4000 times (16 MB decoded from ~8 KB sent):
-    /// that stream is answered 431, the connection goes on; a client that keeps doing it is cut.
+    /// A field indexed once and referenced thousands of times (megabytes decoded from a few KB
+    /// sent): that stream is answered 431, the connection goes on; a client that keeps doing it is cut.
     func testHPACKBombIs431ThenRepeatedBombsCloseTheConnection() throws {
         let proxy = try proxy()
         let bystander = try proxy.h2Client()
         XCTAssertEqual(bystander.request(path: "/before")?.status, 200)
-        let client = try proxy.h2Client()
-        let bomb = [(String, String)](repeating: ("x-bomb", String(repeating: "b", count: 4000)), count: 4000)
+        let client = try HTTP2SocketClient(port: proxy.port, maxSendHeaderBlock: 16 << 20)
+        // libnghttp2's client indexes the 1 KB field once and sends 1-byte references: 4 MB decoded.
+        let bomb = [(String, String)](repeating: ("x-bomb", String(repeating: "b", count: 1000)), count: 4000)
         let response = try XCTUnwrap(client.request(path: "/", headers: bomb))
         XCTAssertEqual(response.status, 431)
         XCTAssertEqual(response.canonical?.code, "request_header_fields_too_large")
@@ -121,16 +122,14 @@ final class H2H1AbuseTests: XCTestCase {
     /// A client that opens no window for the response: the proxy buffers a bounded amount and
     /// cuts the connection after `client_idle` without progress.
     func testZeroWindowClientIsCutAfterClientIdle() throws {
+        // (No bystander: an idle one would itself be closed after this short client_idle.)
         let proxy = try proxy(timeouts: ClientTimeouts(clientIdle: .milliseconds(500)))
-        let bystander = try proxy.h2Client()
-        XCTAssertEqual(bystander.request(path: "/before")?.status, 200)
         let client = try proxy.h2Client(settings: [(4, 0)], autoWindowUpdate: false)
         let id = client.session.submitRequest(path: "/bytes/\(20 << 20)")
         client.run(timeoutMilliseconds: 10_000) { client.closed }
         XCTAssertTrue(client.closed, "cut after client_idle")
         XCTAssertEqual(client.session.goaway?.errorCode, HTTP2ErrorCode.enhanceYourCalm)
         XCTAssertEqual(client.session.response(id)?.body.count, 0)
-        assertBystanderServed(bystander)
         proxy.assertH2Healthy()
     }
 
