@@ -10,6 +10,7 @@ public enum HTTP2ErrorCode {
     public static let protocolError: UInt32 = 0x1
     public static let internalError: UInt32 = 0x2
     public static let flowControlError: UInt32 = 0x3
+    public static let frameSizeError: UInt32 = 0x6
     public static let refusedStream: UInt32 = 0x7
     public static let cancel: UInt32 = 0x8
     public static let compressionError: UInt32 = 0x9

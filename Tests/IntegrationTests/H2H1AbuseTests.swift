@@ -23,82 +23,52 @@ final class H2H1AbuseTests: XCTestCase {
         try ProxyHarness(upstreamPort: upstream.port, limits: limits, timeouts: timeouts)
     }
 
-    /// Sends `abuse` after the preface on a raw connection; returns the GOAWAY code it got back
-    /// and whether the server closed the connection.
-    private func abuse(_ proxy: ProxyHarness, _ abuse: [UInt8]) throws -> (goaway: UInt32?, closed: Bool, frames: [HTTP2Frames.Frame]) {
+    /// Opens a bystander connection, sends `abuse` after the preface on a raw connection, and
+    /// checks: the server answered with GOAWAY `expected` and closed, the bystander is still
+    /// served, and new h2 and HTTP/1.1 connections are too.
+    private func assertCut(_ proxy: ProxyHarness, by abuse: [UInt8], with expected: UInt32, _ message: String = "",
+                           file: StaticString = #filePath, line: UInt = #line) throws {
+        let bystander = try proxy.h2Client()
+        XCTAssertEqual(bystander.request(path: "/before")?.status, 200, file: file, line: line)
         let raw = try HTTP2RawClient(port: proxy.port)
         raw.send(HTTP2Frames.preface + HTTP2Frames.settings() + abuse)
-        let frames = raw.readUntilClosed()
-        return (raw.goawayCode, raw.closed, frames)
-    }
-
-    /// A connection opened before the abuse, used after it.
-    private func assertBystanderServed(_ bystander: HTTP2SocketClient, file: StaticString = #filePath, line: UInt = #line) {
+        _ = raw.readUntilClosed()
+        XCTAssertEqual(raw.goawayCode, expected, message, file: file, line: line)
+        XCTAssertTrue(raw.closed, "the abusive connection is closed", file: file, line: line)
         XCTAssertEqual(bystander.request(path: "/bystander")?.status, 200, "bystander", file: file, line: line)
+        proxy.assertH2Healthy(file: file, line: line)
     }
 
     func testRapidResetFloodIsCutWithGoaway() throws {
-        let proxy = try proxy()
-        let bystander = try proxy.h2Client()
-        XCTAssertEqual(bystander.request(path: "/before")?.status, 200)
         var flood: [UInt8] = []
         for i in 0..<3000 {
             let id = Int32(1 + 2 * i)
             flood += HTTP2Frames.getHeaders(stream: id, flags: HTTP2Frames.endHeaders) + HTTP2Frames.rstStream(id)
         }
-        let result = try abuse(proxy, flood)
-        XCTAssertEqual(result.goaway, HTTP2ErrorCode.internalError, "libnghttp2's rapid-reset GOAWAY")
-        XCTAssertTrue(result.closed)
+        try assertCut(try proxy(), by: flood, with: HTTP2ErrorCode.internalError, "libnghttp2's rapid-reset GOAWAY")
         XCTAssertLessThan(upstream.requestCount, 1100, "the flood's streams did not all reach the upstream")
-        assertBystanderServed(bystander)
-        proxy.assertH2Healthy()
     }
 
     func testContinuationFloodIsCutWithEnhanceYourCalm() throws {
-        let proxy = try proxy()
-        let bystander = try proxy.h2Client()
-        XCTAssertEqual(bystander.request(path: "/before")?.status, 200)
         var flood = HTTP2Frames.getHeaders(stream: 1, flags: 0)
         for _ in 0..<10_000 { flood += HTTP2Frames.frame(.continuation, stream: 1, HTTP2Frames.literal("x-pad", "y")) }
-        let result = try abuse(proxy, flood)
-        XCTAssertEqual(result.goaway, HTTP2ErrorCode.enhanceYourCalm)
-        XCTAssertTrue(result.closed)
-        assertBystanderServed(bystander)
-        proxy.assertH2Healthy()
+        try assertCut(try proxy(), by: flood, with: HTTP2ErrorCode.enhanceYourCalm)
     }
 
     func testPingFloodIsCutWithEnhanceYourCalm() throws {
-        let proxy = try proxy()
-        let bystander = try proxy.h2Client()
-        XCTAssertEqual(bystander.request(path: "/before")?.status, 200)
-        var flood: [UInt8] = []
-        for i in 0..<20_000 { flood += HTTP2Frames.ping(UInt64(i)) }
-        let result = try abuse(proxy, flood)
-        XCTAssertEqual(result.goaway, HTTP2ErrorCode.enhanceYourCalm)
-        XCTAssertTrue(result.closed)
-        assertBystanderServed(bystander)
-        proxy.assertH2Healthy()
+        let flood = (0..<20_000).flatMap { HTTP2Frames.ping(UInt64($0)) }
+        try assertCut(try proxy(), by: flood, with: HTTP2ErrorCode.enhanceYourCalm)
     }
 
     func testSettingsFloodIsCutWithEnhanceYourCalm() throws {
-        let proxy = try proxy()
-        let bystander = try proxy.h2Client()
-        XCTAssertEqual(bystander.request(path: "/before")?.status, 200)
-        var flood: [UInt8] = []
-        for _ in 0..<20_000 { flood += HTTP2Frames.settings([(4, 65_535)]) }
-        let result = try abuse(proxy, flood)
-        XCTAssertEqual(result.goaway, HTTP2ErrorCode.enhanceYourCalm)
-        XCTAssertTrue(result.closed)
-        assertBystanderServed(bystander)
-        proxy.assertH2Healthy()
+        let flood = (0..<20_000).flatMap { _ in HTTP2Frames.settings([(4, 65_535)]) }
+        try assertCut(try proxy(), by: flood, with: HTTP2ErrorCode.enhanceYourCalm)
     }
 
     /// A field indexed once and referenced thousands of times (megabytes decoded from a few KB
     /// sent): that stream is answered 431, the connection goes on; a client that keeps doing it is cut.
     func testHPACKBombIs431ThenRepeatedBombsCloseTheConnection() throws {
         let proxy = try proxy()
-        let bystander = try proxy.h2Client()
-        XCTAssertEqual(bystander.request(path: "/before")?.status, 200)
         let client = try HTTP2SocketClient(port: proxy.port, maxSendHeaderBlock: 16 << 20)
         // libnghttp2's client indexes the 1 KB field once and sends 1-byte references: 4 MB decoded.
         let bomb = [(String, String)](repeating: ("x-bomb", String(repeating: "b", count: 1000)), count: 4000)
@@ -112,11 +82,7 @@ final class H2H1AbuseTests: XCTestCase {
             flood += HTTP2Frames.getHeaders(stream: Int32(1 + 2 * i),
                                             extra: [UInt8]((0..<4000).flatMap { _ in HTTP2Frames.indexed(62) }))
         }
-        let result = try abuse(proxy, flood)
-        XCTAssertEqual(result.goaway, HTTP2ErrorCode.enhanceYourCalm)
-        XCTAssertTrue(result.closed)
-        assertBystanderServed(bystander)
-        proxy.assertH2Healthy()
+        try assertCut(proxy, by: flood, with: HTTP2ErrorCode.enhanceYourCalm)
     }
 
     /// A client that opens no window for the response: the proxy buffers a bounded amount and
@@ -149,11 +115,8 @@ final class H2H1AbuseTests: XCTestCase {
         XCTAssertTrue(settings?.payload.starts(with: [0, 3, 0, 0, 0, 4]) == true, "MAX_CONCURRENT_STREAMS 4 advertised first")
     }
 
-    func testGarbageAfterThePrefaceIsAProtocolError() throws {
-        let proxy = try proxy()
-        let result = try abuse(proxy, [UInt8](repeating: 0xff, count: 100))
-        XCTAssertNotNil(result.goaway)
-        XCTAssertTrue(result.closed)
-        proxy.assertH2Healthy()
+    /// 0xff bytes read as a frame header announce a 16 MiB frame, over SETTINGS_MAX_FRAME_SIZE.
+    func testGarbageAfterThePrefaceIsAFrameSizeError() throws {
+        try assertCut(try proxy(), by: [UInt8](repeating: 0xff, count: 100), with: HTTP2ErrorCode.frameSizeError)
     }
 }
