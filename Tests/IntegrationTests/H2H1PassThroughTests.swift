@@ -94,4 +94,30 @@ final class H2H1PassThroughTests: XCTestCase {
         XCTAssertEqual(empty.status, 204)
         XCTAssertEqual(empty.body.count, 0)
     }
+
+    /// The protocol is picked only once the bytes allow: a preface split across reads is HTTP/2,
+    /// a request whose first byte is the preface's "P" is HTTP/1.1.
+    func testPlainListenerWaitsForEnoughBytesToPickTheProtocol() throws {
+        let upstream = try echoServer()
+        defer { upstream.stop() }
+        let proxy = try ProxyHarness(upstreamPort: upstream.port)
+        let raw = try HTTP2RawClient(port: proxy.port)
+        let preface = HTTP2Frames.preface
+        raw.send(Array(preface[0..<3]))
+        usleep(50_000)
+        raw.send(Array(preface[3..<20]))
+        usleep(50_000)
+        raw.send(Array(preface[20...]) + HTTP2Frames.settings() + HTTP2Frames.getHeaders(stream: 1, path: "/split"))
+        let frames = raw.readUntilClosed(timeoutMilliseconds: 1000)
+        XCTAssertTrue(frames.contains { $0.type == HTTP2Frames.FrameType.headers.rawValue && $0.stream == 1 }, "\(frames.map(\.type))")
+        XCTAssertTrue(frames.contains { $0.type == HTTP2Frames.FrameType.data.rawValue && $0.stream == 1 && $0.flags & 1 == 1 })
+
+        let http1 = try proxy.client()
+        http1.send("P")
+        usleep(50_000)
+        http1.send("OST /echo-body HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nhi")
+        let response = try http1.readResponse()
+        XCTAssertEqual(response.status, 200)
+        XCTAssertEqual(response.bodyText, "hi")
+    }
 }
