@@ -280,18 +280,22 @@ public final class HTTP2ServerSession {
         return result == 0
     }
 
-    /// Builds `nghttp2_nv`s pointing into `strings` (valid during `body` only).
+    /// Builds `nghttp2_nv`s pointing into one buffer holding every name and value, valid while
+    /// `body` runs (the submit call copies them). `strings` is never empty (`:status` leads).
     private static func withHeaderList<R>(_ strings: [(name: [UInt8], value: [UInt8])],
                                           _ body: (UnsafeBufferPointer<nghttp2_nv>) -> R) -> R {
-        var storage = strings
-        return storage.withUnsafeMutableBufferPointer { pairs in
+        var bytes: [UInt8] = []
+        for pair in strings { bytes += pair.name + pair.value }
+        return bytes.withUnsafeMutableBufferPointer { buffer in
             var nva: [nghttp2_nv] = []
-            nva.reserveCapacity(pairs.count)
-            for i in pairs.indices {
-                let name = pairs[i].name.withUnsafeMutableBufferPointer { $0.baseAddress! }
-                let value = pairs[i].value.withUnsafeMutableBufferPointer { $0.baseAddress }
-                nva.append(nghttp2_nv(name: name, value: value ?? name, namelen: pairs[i].name.count,
-                                      valuelen: pairs[i].value.count, flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)))
+            nva.reserveCapacity(strings.count)
+            var next = buffer.baseAddress!
+            for pair in strings {
+                let name = next
+                let value = next + pair.name.count
+                next = value + pair.value.count
+                nva.append(nghttp2_nv(name: name, value: value, namelen: pair.name.count, valuelen: pair.value.count,
+                                      flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)))
             }
             return nva.withUnsafeBufferPointer { body($0) }
         }

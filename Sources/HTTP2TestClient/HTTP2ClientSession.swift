@@ -71,18 +71,19 @@ public final class HTTP2ClientSession {
     @discardableResult
     public func submitRequest(method: String = "GET", path: String, authority: String = "localhost",
                               scheme: String = "http", headers: [(String, String)] = [], body: [UInt8]? = nil) -> Int32 {
-        var pairs: [([UInt8], [UInt8])] = [(Array(":method".utf8), Array(method.utf8)),
-                                           (Array(":scheme".utf8), Array(scheme.utf8)),
-                                           (Array(":authority".utf8), Array(authority.utf8)),
-                                           (Array(":path".utf8), Array(path.utf8))]
-        for (name, value) in headers { pairs.append((Array(name.lowercased().utf8), Array(value.utf8))) }
-        let id: Int32 = pairs.withUnsafeMutableBufferPointer { buffer in
+        let fields = [(":method", method), (":scheme", scheme), (":authority", authority), (":path", path)]
+            + headers.map { ($0.0.lowercased(), $0.1) }
+        // Every name and value in one buffer, alive for the submit call (which copies them).
+        var bytes: [UInt8] = []
+        for (name, value) in fields { bytes += Array(name.utf8) + Array(value.utf8) }
+        let id: Int32 = bytes.withUnsafeMutableBufferPointer { buffer in
             var nva: [nghttp2_nv] = []
-            for i in buffer.indices {
-                let name = buffer[i].0.withUnsafeMutableBufferPointer { $0.baseAddress! }
-                let value = buffer[i].1.withUnsafeMutableBufferPointer { $0.baseAddress }
-                nva.append(nghttp2_nv(name: name, value: value ?? name, namelen: buffer[i].0.count,
-                                      valuelen: buffer[i].1.count, flags: 0))
+            var next = buffer.baseAddress!
+            for (name, value) in fields {
+                let nameLength = name.utf8.count, valueLength = value.utf8.count
+                nva.append(nghttp2_nv(name: next, value: next + nameLength, namelen: nameLength,
+                                      valuelen: valueLength, flags: 0))
+                next += nameLength + valueLength
             }
             if body == nil {
                 return nghttp2_submit_request(session, nil, &nva, nva.count, nil, nil)
