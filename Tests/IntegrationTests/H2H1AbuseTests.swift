@@ -89,9 +89,11 @@ final class H2H1AbuseTests: XCTestCase {
     /// cuts the connection after `client_idle` without progress.
     func testZeroWindowClientIsCutAfterClientIdle() throws {
         // (No bystander: an idle one would itself be closed after this short client_idle.)
-        let proxy = try proxy(timeouts: ClientTimeouts(clientIdle: .milliseconds(500)))
+        let big = try LegacyServer { _ in LegacyResponse(status: 200, body: [UInt8](repeating: 7, count: 4 << 20)) }
+        defer { big.stop() }
+        let proxy = try ProxyHarness(upstreamPort: big.port, timeouts: ClientTimeouts(clientIdle: .milliseconds(500)))
         let client = try proxy.h2Client(settings: [(4, 0)], autoWindowUpdate: false)
-        let id = client.session.submitRequest(path: "/bytes/\(20 << 20)")
+        let id = client.session.submitRequest(path: "/big")
         client.run(timeoutMilliseconds: 10_000) { client.closed }
         XCTAssertTrue(client.closed, "cut after client_idle")
         XCTAssertEqual(client.session.goaway?.errorCode, HTTP2ErrorCode.enhanceYourCalm)
