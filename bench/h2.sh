@@ -39,7 +39,7 @@ run_one() { # name port pid → "name rps rps_per_cpu failed"
   after=$(cpu_of "$pid")
   local rps failed
   rps=$(awk '/^finished in/ {gsub(",", "", $4); print $4}' <<<"$out")
-  failed=$(awk '/^requests:/ {print $8}' <<<"$out")
+  failed=$(awk '/^requests:/ {print $10}' <<<"$out")
   echo "$name $rps $(awk -v n="$REQUESTS" -v a="$after" -v b="$before" 'BEGIN { c=a-b; if (c > 0) printf "%.0f", n/c; else print "nan" }') $failed"
 }
 
