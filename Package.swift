@@ -71,6 +71,8 @@ let package = Package(
         .executableTarget(name: "legacy-demo", dependencies: ["LegacyDemo"], swiftSettings: strict),
         // A blocking HTTP/1.1 client written apart from the code under test, and the test certificates; only tests use it.
         .target(name: "HTTPTestClient", dependencies: ["CZlib"], swiftSettings: strict),
+        // An HTTP/2 client on libnghttp2's client session (bytes alone, or over a socket); only tests use it.
+        .target(name: "HTTP2TestClient", dependencies: ["CNGHTTP2", "HTTPTestClient"], swiftSettings: strict),
         // Benchmark: full TLS handshakes per second between two in-memory engines.
         .executableTarget(name: "TLSBench", dependencies: ["TLS"], swiftSettings: strict),
         // Benchmark: ns and allocations per ErrorNormalizer.normalize call on each acceptance vector;
@@ -89,11 +91,12 @@ let package = Package(
         .testTarget(name: "ProxyModelTests", dependencies: ["ProxyModel"]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "ProxyModel"]),
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "CSystemShims"]),
+        .testTarget(name: "HTTP2Tests", dependencies: ["HTTP2", "HTTP2TestClient", "ProxyModel"]),
         .testTarget(name: "TLSTests", dependencies: ["TLS", "CSSL", "HTTPTestClient"]),
         .testTarget(name: "LegacyDemoTests", dependencies: ["LegacyDemo", "HTTPTestClient", "CZlib"]),
         .testTarget(name: "IntegrationTests",
                     dependencies: ["Proxy", "ProxyConfig", "ProxyModel", "Router", "LegacyDemo", "HTTPTestClient",
-                                   "EventLoop", "ErrorNormalizer", "RateLimit", "TLS",
+                                   "HTTP2TestClient", "EventLoop", "ErrorNormalizer", "RateLimit", "TLS",
                                    .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ProxyConfigTests", dependencies: ["ProxyConfig", "ProxyModel", "Router", "RateLimit"]),
         .testTarget(name: "RouterTests", dependencies: ["Router"]),

@@ -519,7 +519,8 @@ final class Exchange: UpstreamConnectionDelegate {
     private func finish(notify: Bool = true) {
         phase = .done
         let duration = Worker.now() - startedAt
-        let protocolName = request.version.description
+        // The metrics' `protocol` label and the access log's `protocol`: "h2" for HTTP/2 streams.
+        let protocolName = request.version == .http2 ? "h2" : request.version.description
         context.metrics.recordRequest(route: route?.name, status: responseStatus, protocolName: protocolName,
                                       durationNanoseconds: duration)
         context.accessLog.record(AccessLogEntry(

@@ -173,11 +173,16 @@ final class UpstreamConnection: ByteTransportHandler, DeadlineTarget {
                 return bytes.count
             }
             guard state == .active, delegate != nil else { return bytes.count }
-            if channel.isReadingPaused { return offset }
+            // Paused with every byte parsed: go round once more, so that an `.end` due now (the
+            // last body byte was in this read) is reported; no later read would bring it.
+            if channel.isReadingPaused && offset < bytes.count { return offset }
         }
     }
 
     private func finishResponse(extraBytes: Bool) {
+        // The response is over: a pause the client's backpressure left must not follow the
+        // connection into the pool.
+        channel.resumeReading(.peerBackpressure)
         let reusable = parser.keepAlive && !extraBytes && !channel.sawEOF
         completedRequests += 1
         let d = delegate

@@ -50,7 +50,7 @@ final class WorkerContext: @unchecked Sendable {
 
     func accept(fd: Int32, peer: String) {
         worker.assertOnQueue()
-        let conn = startProtocol(on: SocketChannel(fd: fd, worker: worker), alpn: nil, peer: peer, scheme: "http")
+        let conn = PlaintextProtocolSniffer(context: self, transport: SocketChannel(fd: fd, worker: worker), peer: peer)
         clients[ObjectIdentifier(conn)] = conn
     }
 
@@ -76,6 +76,22 @@ final class WorkerContext: @unchecked Sendable {
     func startProtocol(on transport: any ByteTransport, alpn: String?, peer: String, scheme: String) -> any ClientConnection {
         switch ProtocolSelector.driver(alpn: alpn) {
         case .http1: return HTTP1ClientConnection(context: self, transport: transport, peer: peer, scheme: scheme)
+        case .http2: return HTTP2ClientConnection(context: self, transport: transport, peer: peer, scheme: scheme)
+        }
+    }
+
+    /// `old` handed its transport to `new` (a protocol was picked): the registry entry moves,
+    /// the open-connection count stays.
+    func replaceClient(_ old: any ClientConnection, with new: any ClientConnection) {
+        guard clients.removeValue(forKey: ObjectIdentifier(old)) != nil else { return }
+        clients[ObjectIdentifier(new)] = new
+        keepUntilEventReturns(old)
+    }
+
+    private func keepUntilEventReturns(_ conn: any ClientConnection) {
+        recentlyClosed.append(conn)
+        if recentlyClosed.count == 1 {
+            worker.queue.async { [self] in recentlyClosed.removeAll() }
         }
     }
 
@@ -84,10 +100,7 @@ final class WorkerContext: @unchecked Sendable {
     func clientClosed(_ conn: any ClientConnection) {
         guard let closed = clients.removeValue(forKey: ObjectIdentifier(conn)) else { return }
         onClientClosed()
-        recentlyClosed.append(closed)
-        if recentlyClosed.count == 1 {
-            worker.queue.async { [self] in recentlyClosed.removeAll() }
-        }
+        keepUntilEventReturns(closed)
     }
 
     /// The pool for `upstream` under `config`; a pool built from an older, different definition

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import ErrorNormalizer
 import Foundation
+import HTTP2TestClient
 import HTTPTestClient
 import LegacyDemo
 import Proxy
@@ -174,4 +175,36 @@ private let pattern: [UInt8] = {
 extension RawResponse {
     var json: [String: Any]? { try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] }
     var echoedHeaders: [String: String] { (json?["headers"] as? [String: String]) ?? [:] }
+}
+
+// MARK: HTTP/2 (h2c prior knowledge on the same plain listener)
+
+extension ProxyHarness {
+    func h2Client(settings: [(Int32, UInt32)] = [], autoWindowUpdate: Bool = true) throws -> HTTP2SocketClient {
+        try HTTP2SocketClient(port: port, settings: settings, autoWindowUpdate: autoWindowUpdate)
+    }
+
+    /// A GET over a new HTTP/2 connection must succeed (after an abuse case); HTTP/1.1 too.
+    func assertH2Healthy(path: String = "/", file: StaticString = #filePath, line: UInt = #line) {
+        do {
+            let response = try h2Client().request(path: path)
+            XCTAssertEqual(response?.status, 200, "proxy unhealthy over h2: \(String(describing: response))",
+                           file: file, line: line)
+        } catch {
+            XCTFail("proxy unhealthy over h2: \(error)", file: file, line: line)
+        }
+        assertHealthy(path: path, file: file, line: line)
+    }
+}
+
+extension HTTP2Response {
+    /// The canonical error body's fields, or nil when the body is not that shape.
+    var canonical: (type: String, code: String, message: String)? {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
+              let type = object["type"] as? String, let code = object["code"] as? String,
+              let message = object["message"] as? String else { return nil }
+        return (type, code, message)
+    }
+
+    var json: [String: Any]? { try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] }
 }

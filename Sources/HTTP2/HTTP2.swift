@@ -1,1 +1,0 @@
-// HTTP2: built in its own issue step; see ARCHITECTURE.md.
