@@ -11,12 +11,15 @@ public enum HopByHop {
     /// Upgrade, and every field named in a Connection field. Runs on every request and
     /// response: names are compared in place, without lower-cased copies.
     public static func remove(from fields: inout HTTPFields) {
-        var named: [Substring] = []
+        var named: [String] = []
         for field in fields.entries where HTTPFields.equalsIgnoringCase(field.name, "Connection") {
-            named += HTTPFields.listMembers(field.value)
+            for member in HTTPFields.listMembers(field.value) {
+                let name = String(member)
+                if !isFixed(name) { named.append(name) }  // fixed ones go anyway
+            }
         }
         fields.entries.removeAll { field in
-            isFixed(field.name) || named.contains { HTTPFields.equalsIgnoringCase(String($0), field.name) }
+            isFixed(field.name) || named.contains { HTTPFields.equalsIgnoringCase($0, field.name) }
         }
     }
 

@@ -257,7 +257,7 @@ public struct ConfigSnapshot: Sendable {
 
     /// Whether `address` (numeric, no brackets) is in `trusted_proxies`.
     public func isTrustedProxy(_ address: String) -> Bool {
-        guard let ip = IPAddress(address) else { return false }
+        guard !trustedProxies.isEmpty, let ip = IPAddress(address) else { return false }
         return trustedProxies.contains { $0.contains(ip) }
     }
 }

@@ -6,7 +6,7 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
     /// Parses `192.0.2.1` or `2001:db8::1` (no brackets, no zone); nil otherwise.
     public init?(_ text: String) {
         if let v4 = IPAddress.parseV4(Substring(text)) {
-            bytes = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff] + v4
+            bytes = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, v4[0], v4[1], v4[2], v4[3]]
             isV4 = true
         } else if let v6 = IPAddress.parseV6(text) {
             bytes = v6
@@ -25,15 +25,31 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
         return groups.joined(separator: ":")
     }
 
+    /// Dotted-quad IPv4: four 1–3 digit decimal parts ≤ 255 without leading zeros. Runs for
+    /// every request whose client is checked against `trusted_proxies`: scans bytes, no splitting.
     static func parseV4(_ s: Substring) -> [UInt8]? {
-        let parts = s.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4 else { return nil }
         var out: [UInt8] = []
-        for p in parts {
-            guard !p.isEmpty, p.count <= 3, p.allSatisfy({ $0.isASCII && $0.isNumber }),
-                  let v = Int(p), v <= 255, !(p.count > 1 && p.first == "0") else { return nil }
-            out.append(UInt8(v))
+        out.reserveCapacity(4)
+        var value = 0
+        var digits = 0
+        var leadingZero = false
+        for b in s.utf8 {
+            if b == UInt8(ascii: ".") {
+                guard digits > 0, out.count < 3 else { return nil }
+                out.append(UInt8(value))
+                value = 0
+                digits = 0
+                continue
+            }
+            // A digit after a leading `0` is refused: `010` is octal to some parsers.
+            guard b >= UInt8(ascii: "0"), b <= UInt8(ascii: "9"), digits < 3, digits == 0 || !leadingZero else { return nil }
+            if digits == 0 { leadingZero = b == UInt8(ascii: "0") }
+            value = value * 10 + Int(b - UInt8(ascii: "0"))
+            digits += 1
+            guard value <= 255 else { return nil }
         }
+        guard digits > 0, out.count == 3 else { return nil }
+        out.append(UInt8(value))
         return out
     }
 

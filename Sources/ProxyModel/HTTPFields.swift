@@ -92,9 +92,27 @@ public struct HTTPFields: Sendable, Equatable, Sequence, ExpressibleByDictionary
         }
     }
 
-    /// Splits a comma-separated list field value into trimmed, non-empty members.
+    /// Splits a comma-separated list field value into trimmed, non-empty members. Scans UTF-8
+    /// bytes (commas, spaces and tabs are ASCII, so every cut is a character boundary).
     public static func listMembers(_ value: String) -> [Substring] {
-        value.split(separator: ",").map { $0.trimmingSpaces() }.filter { !$0.isEmpty }
+        var members: [Substring] = []
+        let utf8 = value.utf8
+        var start = utf8.startIndex
+        while start < utf8.endIndex {
+            let comma = utf8[start...].firstIndex(of: UInt8(ascii: ",")) ?? utf8.endIndex
+            var lower = start, upper = comma
+            while lower < upper, utf8[lower] == UInt8(ascii: " ") || utf8[lower] == UInt8(ascii: "\t") {
+                lower = utf8.index(after: lower)
+            }
+            while lower < upper {
+                let last = utf8.index(before: upper)
+                guard utf8[last] == UInt8(ascii: " ") || utf8[last] == UInt8(ascii: "\t") else { break }
+                upper = last
+            }
+            if lower < upper { members.append(value[lower..<upper]) }
+            start = comma == utf8.endIndex ? comma : utf8.index(after: comma)
+        }
+        return members
     }
 }
 

@@ -65,14 +65,23 @@ public struct RequestTarget: Sendable, Equatable {
 
     /// `Host` without its port or a trailing dot, lower-cased (`API.example.com:8080` →
     /// `api.example.com`, `example.com.` → `example.com`, `[::1]:80` → `[::1]`).
+    /// Runs for every request: scans UTF-8 bytes (the cuts are at ASCII bytes, so character
+    /// boundaries) and copies only when something changes.
     public static func hostWithoutPort(_ host: String) -> String {
-        var h = Substring(host)
-        if h.hasPrefix("[") {
-            if let close = h.firstIndex(of: "]") { h = h[...close] }
+        let utf8 = host.utf8
+        var end = utf8.endIndex
+        if utf8.first == UInt8(ascii: "[") {
+            if let close = utf8.firstIndex(of: UInt8(ascii: "]")) { end = utf8.index(after: close) }
         } else {
-            if let colon = h.lastIndex(of: ":") { h = h[..<colon] }
-            if h.count > 1 && h.hasSuffix(".") { h = h.dropLast() }
+            if let colon = utf8.lastIndex(of: UInt8(ascii: ":")) { end = colon }
+            if utf8.distance(from: utf8.startIndex, to: end) > 1 && utf8[utf8.index(before: end)] == UInt8(ascii: ".") {
+                end = utf8.index(before: end)
+            }
         }
-        return h.lowercased()
+        let kept = utf8[..<end]
+        if end == utf8.endIndex && !kept.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") || $0 >= 0x80 }) {
+            return host
+        }
+        return host[..<end].lowercased()
     }
 }

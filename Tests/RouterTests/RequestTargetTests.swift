@@ -69,5 +69,9 @@ final class RequestTargetTests: XCTestCase {
         XCTAssertEqual(RequestTarget.hostWithoutPort("[::1]:80"), "[::1]")
         XCTAssertEqual(RequestTarget.hostWithoutPort("[::1]"), "[::1]")
         XCTAssertEqual(RequestTarget.hostWithoutPort("example.com.:80"), "example.com")
+        XCTAssertEqual(RequestTarget.hostWithoutPort("Example.COM."), "example.com")
+        XCTAssertEqual(RequestTarget.hostWithoutPort("."), ".")
+        XCTAssertEqual(RequestTarget.hostWithoutPort("[::1"), "[::1")
+        XCTAssertEqual(RequestTarget.hostWithoutPort("ÉCOLE.example:80"), "école.example")
     }
 }

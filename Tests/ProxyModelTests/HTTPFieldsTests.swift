@@ -1,0 +1,22 @@
+import ProxyModel
+import XCTest
+
+final class HTTPFieldsTests: XCTestCase {
+    func testListMembersAreTrimmedAndNonEmpty() {
+        XCTAssertEqual(HTTPFields.listMembers("keep-alive"), ["keep-alive"])
+        XCTAssertEqual(HTTPFields.listMembers(" close ,\tUpgrade\t, , x-a,"), ["close", "Upgrade", "x-a"])
+        XCTAssertEqual(HTTPFields.listMembers(""), [])
+        XCTAssertEqual(HTTPFields.listMembers(" , ,\t"), [])
+        XCTAssertEqual(HTTPFields.listMembers("gzip,chunked"), ["gzip", "chunked"])
+        XCTAssertEqual(HTTPFields.listMembers("é a , b"), ["é a", "b"])
+    }
+
+    func testLookupIgnoresCase() {
+        var fields: HTTPFields = ["Content-Type": "a", "X-A": "1"]
+        fields.append("x-a", "2")
+        XCTAssertEqual(fields.first("content-type"), "a")
+        XCTAssertEqual(fields.all("X-a"), ["1", "2"])
+        fields.remove("X-A")
+        XCTAssertEqual(fields.count, 1)
+    }
+}
