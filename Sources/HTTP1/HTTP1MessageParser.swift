@@ -288,6 +288,8 @@ struct HTTP1MessageParser: Sendable {
             if HTTPFields.equalsIgnoringCase(value, "100-continue") { expectContinue = true }
         case nil: break
         }
+        // One allocation per head instead of the 1, 2, 4, 8… growth of appending.
+        if fields.entries.isEmpty { fields.entries.reserveCapacity(16) }
         fields.append(string(head, nameRange), value)
     }
 

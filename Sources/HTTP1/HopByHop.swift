@@ -18,7 +18,7 @@ public enum HopByHop {
                 if !isFixed(name) { named.append(name) }  // fixed ones go anyway
             }
         }
-        fields.entries.removeAll { field in
+        fields.removeAll { field in
             isFixed(field.name) || named.contains { HTTPFields.equalsIgnoringCase($0, field.name) }
         }
     }

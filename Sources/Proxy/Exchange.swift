@@ -520,7 +520,7 @@ final class Exchange: UpstreamConnectionDelegate {
         phase = .done
         let duration = Worker.now() - startedAt
         // The metrics' `protocol` label and the access log's `protocol`: "h2" for HTTP/2 streams.
-        let protocolName = request.version == .http2 ? "h2" : request.version.description
+        let protocolName = request.version.protocolName
         context.metrics.recordRequest(route: route?.name, status: responseStatus, protocolName: protocolName,
                                       durationNanoseconds: duration)
         context.accessLog.record(AccessLogEntry(

@@ -17,7 +17,9 @@ enum RequestForwarding {
                              scheme: String, requestID: String, snapshot: ConfigSnapshot) -> [UInt8] {
         var fields = request.fields
         HopByHop.remove(from: &fields)
-        fields.removeAll { $0 == "content-length" || $0 == "expect" || $0 == "x-request-id" }
+        fields.removeAll { field in
+            ["Content-Length", "Expect", "X-Request-Id"].contains { HTTPFields.equalsIgnoringCase(field.name, $0) }
+        }
         let trusted = snapshot.isTrustedProxy(client)
         let forwardedFor = fields.all("X-Forwarded-For")
         fields.remove("X-Forwarded-For")

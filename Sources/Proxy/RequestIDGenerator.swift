@@ -4,23 +4,31 @@
 ///
 /// Confined to one worker's queue.
 struct RequestIDGenerator {
-    private let prefix: String
+    private let prefix: UInt64
     private var counter: UInt64 = 0
 
     init() {
         var rng = SystemRandomNumberGenerator()
-        prefix = RequestIDGenerator.hex(rng.next(), width: 16)
+        prefix = rng.next()
         counter = rng.next() >> 16
     }
 
     mutating func next() -> String {
         counter &+= 1
-        return prefix + RequestIDGenerator.hex(counter, width: 16)
+        // Written in place: one allocation, no intermediate strings (this runs for every request).
+        return String(unsafeUninitializedCapacity: 32) { out in
+            RequestIDGenerator.writeHex(prefix, to: out, at: 0)
+            RequestIDGenerator.writeHex(counter, to: out, at: 16)
+            return 32
+        }
     }
 
-    private static func hex(_ value: UInt64, width: Int) -> String {
-        let digits = String(value, radix: 16)
-        return String(repeating: "0", count: max(0, width - digits.count)) + digits
+    /// `value` as 16 lower-case hex digits, zero-padded, at `out[offset..<offset + 16]`.
+    private static func writeHex(_ value: UInt64, to out: UnsafeMutableBufferPointer<UInt8>, at offset: Int) {
+        for i in 0..<16 {
+            let nibble = UInt8(truncatingIfNeeded: value >> (60 - 4 * UInt64(i))) & 0xf
+            out[offset + i] = nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
+        }
     }
 
     /// Whether a client-sent id is safe to keep and log: 1–200 visible ASCII bytes, no quotes or backslashes.

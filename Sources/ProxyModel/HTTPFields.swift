@@ -12,7 +12,17 @@ public struct HTTPVersion: Hashable, Sendable, CustomStringConvertible {
     public static let http1_1 = HTTPVersion(major: 1, minor: 1)
     public static let http2 = HTTPVersion(major: 2, minor: 0)
 
-    public var description: String { major == 2 ? "HTTP/2" : "HTTP/\(major).\(minor)" }
+    public var description: String {
+        switch (major, minor) {
+        case (1, 1): return "HTTP/1.1"  // literals: this runs for every request's log and metrics
+        case (1, 0): return "HTTP/1.0"
+        case (2, _): return "HTTP/2"
+        default: return "HTTP/\(major).\(minor)"
+        }
+    }
+
+    /// The metrics' `protocol` label and the access log's `protocol`: `description`, but "h2" for HTTP/2.
+    public var protocolName: String { major == 2 ? "h2" : description }
 }
 
 /// An ordered list of header fields, names kept as sent, looked up case-insensitively.
@@ -66,18 +76,23 @@ public struct HTTPFields: Sendable, Equatable, Sequence, ExpressibleByDictionary
         append(name, value)
     }
 
+    /// Touches the storage only when a field matches: `Array.removeAll(where:)` makes shared
+    /// storage unique (a copy of every field) even when it removes nothing.
     public mutating func remove(_ name: String) {
-        entries.removeAll { HTTPFields.equalsIgnoringCase($0.name, name) }
+        removeAll { HTTPFields.equalsIgnoringCase($0.name, name) }
     }
 
-    /// Removes every field whose name satisfies `predicate`, given the name lower-cased.
-    public mutating func removeAll(where predicate: (String) -> Bool) {
-        entries.removeAll { predicate($0.name.lowercased()) }
+    /// Removes every field for which `predicate` is true; copies nothing when none is.
+    public mutating func removeAll(where predicate: (Field) -> Bool) {
+        guard entries.contains(where: predicate) else { return }
+        entries.removeAll(where: predicate)
     }
 
     /// ASCII case-insensitive comparison (field names are tokens: ASCII only).
     @inlinable
     public static func equalsIgnoringCase(_ a: String, _ b: String) -> Bool {
+        // Most names compared differ in length: answer that before reaching for the bytes.
+        guard a.utf8.count == b.utf8.count else { return false }
         var a = a, b = b
         return a.withUTF8 { pa in
             b.withUTF8 { pb in

@@ -60,6 +60,11 @@ final class H1H1ForwardingTests: XCTestCase {
         let second = try client.exchange("GET / HTTP/1.1\r\nHost: t\r\n\r\n").echoedHeaders["x-request-id"]
         XCTAssertEqual(first?.count, 32)
         XCTAssertNotEqual(first, second)
+        // The worker's 16-digit random prefix, then its counter: lower-case hex, consecutive.
+        let a = try XCTUnwrap(first), b = try XCTUnwrap(second)
+        XCTAssertTrue(a.allSatisfy { "0123456789abcdef".contains($0) }, a)
+        XCTAssertEqual(a.prefix(16), b.prefix(16))
+        XCTAssertEqual(UInt64(b.suffix(16), radix: 16), UInt64(a.suffix(16), radix: 16).map { $0 &+ 1 })
     }
 
     func testPathIsNormalizedAndPrefixStripped() throws {
