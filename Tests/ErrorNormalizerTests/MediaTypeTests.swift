@@ -124,6 +124,16 @@ final class MediaTypeTests: XCTestCase {
         XCTAssertEqual(checked, essences.count * 3 * leading.count * trailing.count * parameters.count)
     }
 
+    /// The decision written on `MediaType`: bytes are compared, so a combining mark written
+    /// after a matched name or after the `;` does not hide the type (the `String` definition,
+    /// comparing `Character`s, said "not gRPC" and "not JSON" for these).
+    func testBytesNotCharactersAreCompared() {
+        XCTAssertTrue(MediaType.isGRPC("application/grpc+\u{301}proto"))
+        XCTAssertTrue(MediaType.isJSON("application/json;\u{301}charset=utf-8"))
+        XCTAssertFalse(MediaType.isJSON("application/jso\u{301}n"))
+        XCTAssertFalse(MediaType.mayBeJSONError("text/pla\u{130}n"))
+    }
+
     private static func alternatingCase(_ text: String) -> String {
         String(text.enumerated().map { index, character in
             index.isMultiple(of: 2) ? Character(character.uppercased()) : character
