@@ -123,8 +123,22 @@ func allocationsPerCall(_ body: () -> Void) -> (calls: Double, bytes: Double) {
 }
 
 let arguments = CommandLine.arguments
+let defaultFixture = "Tests/ErrorNormalizerTests/Fixtures/dialect-vectors.json"
+// `--calls N VECTOR [FIXTURE]`: no timing, only N calls of each measured function on one vector,
+// for an instruction counter (`valgrind --tool=callgrind` on a copy stripped of its DWARF 5
+// debug info, which valgrind 3.19 cannot read): inclusive instructions of `normalizeOnce`,
+// `normalizeAndRender` and `contentTypeChecks` divided by N are per-call figures that do not
+// depend on how loaded the machine is. See bench/normalizer-instructions.sh.
+if arguments.count > 3, arguments[1] == "--calls", let calls = Int(arguments[2]) {
+    let vectors = try loadVectors(arguments.count > 4 ? arguments[4] : defaultFixture)
+    guard let v = vectors.first(where: { $0.name == arguments[3] }) else { fatalError("no vector \(arguments[3])") }
+    for _ in 0..<calls { normalizeOnce(v) }
+    for _ in 0..<calls { normalizeAndRender(v) }
+    for _ in 0..<calls { contentTypeChecks(v) }
+    exit(sink == 42 ? 1 : 0)
+}
 let runs = arguments.count > 1 ? max(1, Int(arguments[1]) ?? 9) : 9
-let fixturePath = arguments.count > 2 ? arguments[2] : "Tests/ErrorNormalizerTests/Fixtures/dialect-vectors.json"
+let fixturePath = arguments.count > 2 ? arguments[2] : defaultFixture
 let vectors = try loadVectors(fixturePath)
 // A Swift array is allocated by libswiftCore (swift_slowAlloc → malloc): the check that the
 // interposer sees the runtime's calls, not only this file's.
