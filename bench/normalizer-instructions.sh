@@ -22,7 +22,7 @@ echo "| vector | normalize instr | + render instr | type checks instr |"
 echo "| --- | ---: | ---: | ---: |"
 for name in $(python3 -c 'import json,sys; print(" ".join(v["name"] for v in json.load(open(sys.argv[1]))["vectors"]))' "$VECTORS"); do
   valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.out" "$WORK/bench" --calls "$CALLS" "$name" >/dev/null 2>&1
-  callgrind_annotate --inclusive=yes "$WORK/cg.out" 2>/dev/null | awk -v n="$name" -v calls="$CALLS" '
+  callgrind_annotate --inclusive=yes --threshold=100 "$WORK/cg.out" 2>/dev/null | awk -v n="$name" -v calls="$CALLS" '
     /normalizeOnce/ { gsub(/,/, "", $1); a = $1 } /normalizeAndRender/ { gsub(/,/, "", $1); b = $1 }
     /contentTypeChecks/ { gsub(/,/, "", $1); c = $1 }
     END { printf "| %s | %.0f | %.0f | %.0f |\n", n, a / calls, b / calls, c / calls }'
