@@ -7,10 +7,11 @@
 /// quoted-string value comes after the first `;`, so it cannot cut the essence short.
 ///
 /// Decision: bytes are compared, not Unicode characters. Type and subtype are tokens (ASCII),
-/// so a non-ASCII byte never matches a letter of a known type; the one place this differs from
-/// comparing `Character`s is a combining mark (or other grapheme extender) written right
-/// after a matched name or `;` — `application/grpc+\u{301}x` counts as gRPC here — which is
-/// not a valid media type either way.
+/// so a non-ASCII byte never matches a letter of a known type. The only answers that differ
+/// from comparing `Character`s come from a code point that joins an ASCII neighbour into one
+/// grapheme cluster (a combining mark after it, a prepended mark before it) at the edge of a
+/// matched name or the `;`: `application/grpc+\u{301}x` counts as gRPC here and
+/// `a\u{600}+json` as JSON. Neither is a valid media type.
 public enum MediaType {
     /// `application/grpc`, `application/grpc+proto` and the gRPC-Web types: errors live in trailers.
     public static func isGRPC(_ contentType: String?) -> Bool {

@@ -125,11 +125,13 @@ final class MediaTypeTests: XCTestCase {
     }
 
     /// The decision written on `MediaType`: bytes are compared, so a combining mark written
-    /// after a matched name or after the `;` does not hide the type (the `String` definition,
-    /// comparing `Character`s, said "not gRPC" and "not JSON" for these).
+    /// after a matched name or after the `;`, or a prepended mark before `+json`, does not hide
+    /// the type (the `String` definition, comparing `Character`s, said "not gRPC" and "not
+    /// JSON" for these).
     func testBytesNotCharactersAreCompared() {
         XCTAssertTrue(MediaType.isGRPC("application/grpc+\u{301}proto"))
         XCTAssertTrue(MediaType.isJSON("application/json;\u{301}charset=utf-8"))
+        XCTAssertTrue(MediaType.isJSON("a\u{600}+json"))
         XCTAssertFalse(MediaType.isJSON("application/jso\u{301}n"))
         XCTAssertFalse(MediaType.mayBeJSONError("text/pla\u{130}n"))
     }
