@@ -9,6 +9,7 @@
 #
 #   bench/normalize.sh                # defaults: 5 rounds × 10 s, 64 connections
 #   ROUNDS=3 DURATION=5 bench/normalize.sh
+#   UP_PORT=28080 ERRATA_PORT=28081 ERRATA_BIN=/tmp/errata-before bench/normalize.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-5}
@@ -16,7 +17,9 @@ DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-64}
 PROXY_CPU=${PROXY_CPU:-1}
 LOAD_CPU=${LOAD_CPU:-0}
-UP_PORT=18080 ERRATA_PORT=18081
+UP_PORT=${UP_PORT:-18080} ERRATA_PORT=${ERRATA_PORT:-18081}
+# ERRATA_BIN: another build to measure (e.g. a copy of an earlier commit's release binary).
+ERRATA_BIN=${ERRATA_BIN:-.build/release/errata}
 VECTORS=Tests/ErrorNormalizerTests/Fixtures/dialect-vectors.json
 VECTOR=002-nested-status_envelope
 
@@ -66,7 +69,7 @@ json.dump(config, open(f"{work}/errata.json", "w"))
 PY
 
 taskset -c "$LOAD_CPU" nginx -c "$WORK/upstream.conf" -p "$WORK" 2>/dev/null & echo $! > "$WORK/up.pid"
-taskset -c "$PROXY_CPU" .build/release/errata --config "$WORK/errata.json" >/dev/null 2>"$WORK/errata.err" &
+taskset -c "$PROXY_CPU" "$ERRATA_BIN" --config "$WORK/errata.json" >/dev/null 2>"$WORK/errata.err" &
 echo $! > "$WORK/errata.pid"
 wait_port "$UP_PORT" || { echo "the nginx upstream did not start:" >&2; cat "$WORK/up-error.log" >&2; exit 1; }
 wait_port "$ERRATA_PORT" || { echo "errata did not start (is port $ERRATA_PORT still taken?):" >&2; cat "$WORK/errata.err" >&2; exit 1; }

@@ -366,10 +366,13 @@ final class Exchange: UpstreamConnectionDelegate {
         context.metrics.recordUpstreamError(upstream: pool.config.name, dialect: name, outcome: outcome)
     }
 
+    /// The upstream fields that describe the body or its handling, which a rewritten error replaces.
+    private static let fieldsReplacedByRewrite = ["Content-Type", "Content-Length", "Content-Encoding",
+                                                  "Transfer-Encoding", "ETag", "Proxy-Status"]
+
     /// Sends the held response normalized (or, when the dialect lets it pass, as it came).
     private func sendNormalized(oversized: Bool) {
-        guard let held = heldError else { return }
-        heldError = nil
+        guard let held = heldError.take() else { return }
         let status = held.head.status
         let contentType = held.head.fields.first("Content-Type")
         let result: NormalizationResult
@@ -400,9 +403,7 @@ final class Exchange: UpstreamConnectionDelegate {
             case .rewritten: recordUpstreamError(.rewritten, dialect: held.dialect)
             case .unreadable: recordUpstreamError(.unreadable, dialect: held.dialect)
             }
-            for replaced in ["Content-Type", "Content-Length", "Content-Encoding", "Transfer-Encoding", "ETag", "Proxy-Status"] {
-                fields.remove(replaced)
-            }
+            fields.remove(anyOf: Self.fieldsReplacedByRewrite)
             let rendered = error.render(status: newStatus, options: config.snapshot.errors.render,
                                         accept: request.fields.first("Accept"))
             fields.append("Content-Type", rendered.contentType)

@@ -70,6 +70,11 @@ public struct HTTPFields: Sendable, Equatable, Sequence, ExpressibleByDictionary
         entries.removeAll { HTTPFields.equalsIgnoringCase($0.name, name) }
     }
 
+    /// Removes every field named one of `names`, in one pass over the fields.
+    public mutating func remove(anyOf names: [String]) {
+        entries.removeAll { field in names.contains { HTTPFields.equalsIgnoringCase(field.name, $0) } }
+    }
+
     /// Removes every field whose name satisfies `predicate`, given the name lower-cased.
     public mutating func removeAll(where predicate: (String) -> Bool) {
         entries.removeAll { predicate($0.name.lowercased()) }
