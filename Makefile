@@ -1,6 +1,6 @@
 # errata — the two commands: `make run` and `make test`; `make install` for a systemd host.
 # systemd: only for systemd-analyze, which SystemdUnitTests runs on the unit (verify, security).
-APT_PACKAGES := libssl-dev libnghttp2-dev zlib1g-dev libhiredis-dev pkg-config openssl systemd
+APT_PACKAGES := libssl-dev libnghttp2-dev zlib1g-dev libhiredis-dev redis-server pkg-config openssl systemd
 SWIFT ?= swift
 
 # `make install`: DESTDIR stages into a folder (packaging, tests); PREFIX is where the binary

@@ -4,6 +4,7 @@
 // Module graph (dependencies point one way, downwards):
 //
 //   errata (exe) ─▶ Proxy ─▶ HTTP1, HTTP2, TLS, EventLoop, ProxyConfig, ErrorNormalizer, RateLimit, Router
+//   Proxy ─▶ RateLimitRedis ─▶ EventLoop, RateLimit, CHiredis, CSSL
 //   ProxyConfig ─▶ ErrorNormalizer, RateLimit, Router, ProxyModel, LenientJSON
 //   RateLimit ─▶ ProxyModel
 //   ErrorNormalizer, Router, HTTP1 ─▶ ProxyModel ─▶ LenientJSON
@@ -52,9 +53,12 @@ let package = Package(
         .target(name: "EventLoop", dependencies: ["CSystemShims"], swiftSettings: strict),
         .target(name: "TLS", dependencies: ["CSSL"], swiftSettings: strict),
         .target(name: "HTTP2", dependencies: ["CNGHTTP2", "ProxyModel"], swiftSettings: strict),
+        // The shared rate-limit store: hiredis async on the worker's event loop, a Lua GCRA script.
+        .target(name: "RateLimitRedis", dependencies: ["EventLoop", "RateLimit", "ProxyModel", "CHiredis", "CSSL"],
+                swiftSettings: strict),
         .target(name: "Proxy",
                 dependencies: ["EventLoop", "HTTP1", "HTTP2", "TLS", "ProxyConfig", "ProxyModel",
-                               "ErrorNormalizer", "RateLimit", "Router", "CZlib",
+                               "ErrorNormalizer", "RateLimit", "RateLimitRedis", "Router", "CZlib",
                                .product(name: "Logging", package: "swift-log"),
                                .product(name: "Prometheus", package: "swift-prometheus")],
                 swiftSettings: strict),
@@ -71,6 +75,8 @@ let package = Package(
         .executableTarget(name: "legacy-demo", dependencies: ["LegacyDemo"], swiftSettings: strict),
         // A blocking HTTP/1.1 client written apart from the code under test; only tests use it.
         .target(name: "HTTPTestClient", dependencies: ["CZlib"], swiftSettings: strict),
+        // A real redis-server on a free loopback port, and raw RESP queries; only tests use it.
+        .target(name: "RedisTestServer", swiftSettings: strict),
         // Benchmark: full TLS handshakes per second between two in-memory engines.
         .executableTarget(name: "TLSBench", dependencies: ["TLS"], swiftSettings: strict),
         // Benchmark: ns and allocations per ErrorNormalizer.normalize call on each acceptance vector;
@@ -93,11 +99,13 @@ let package = Package(
         .testTarget(name: "LegacyDemoTests", dependencies: ["LegacyDemo", "HTTPTestClient", "CZlib"]),
         .testTarget(name: "IntegrationTests",
                     dependencies: ["Proxy", "ProxyConfig", "ProxyModel", "Router", "LegacyDemo", "HTTPTestClient",
-                                   "EventLoop", "ErrorNormalizer", "RateLimit",
+                                   "EventLoop", "ErrorNormalizer", "RateLimit", "RateLimitRedis", "RedisTestServer",
                                    .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ProxyConfigTests", dependencies: ["ProxyConfig", "ProxyModel", "Router", "RateLimit"]),
         .testTarget(name: "RouterTests", dependencies: ["Router"]),
         .testTarget(name: "RateLimitTests", dependencies: ["RateLimit", "ProxyModel"]),
+        .testTarget(name: "RateLimitRedisTests", dependencies: ["RateLimitRedis", "RateLimit", "EventLoop", "ProxyModel",
+                                                                "RedisTestServer"]),
         .testTarget(name: "ErrorNormalizerTests", dependencies: ["ErrorNormalizer", "ProxyModel", "LenientJSON"],
                     resources: [.copy("Fixtures")]),
     ]

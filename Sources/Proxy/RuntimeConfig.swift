@@ -21,6 +21,9 @@ public final class RuntimeConfig: Sendable {
     let dialectsInspectSuccess: Bool
     /// Each route's policies, resolved once; routes without limits are absent.
     let rateLimitChecks: [String: RateLimitCheck]
+    /// `rate_limit_store`: buckets in Redis shared across instances (nil: local buckets only).
+    /// Kept across a reload that leaves its config unchanged (connections and outage state stay).
+    let rateLimitStore: SharedRateLimitStore?
 
     /// Resolves every server name with getaddrinfo. It blocks: call it off the workers.
     ///
@@ -37,12 +40,20 @@ public final class RuntimeConfig: Sendable {
                 }
             }
         }
+        var store: SharedRateLimitStore?
+        if let storeConfig = snapshot.rateLimitStore {
+            if let kept = previous?.rateLimitStore, kept.config == storeConfig {
+                store = kept
+            } else {
+                store = SharedRateLimitStore(resolving: storeConfig)
+            }
+        }
         return RuntimeConfig(snapshot: snapshot, generation: generation, addresses: addresses,
-                             previousLimiter: previous?.rateLimiter)
+                             previousLimiter: previous?.rateLimiter, rateLimitStore: store)
     }
 
     init(snapshot: ConfigSnapshot, generation: Int, addresses: [HostPort: [SocketAddress]],
-         previousLimiter: RateLimiter? = nil) {
+         previousLimiter: RateLimiter? = nil, rateLimitStore: SharedRateLimitStore? = nil) {
         self.snapshot = snapshot
         self.generation = generation
         self.addresses = addresses
@@ -56,5 +67,6 @@ public final class RuntimeConfig: Sendable {
         self.dialectsInspectSuccess = snapshot.dialects.values.contains { $0.hasErrorWhen }
         self.rateLimiter = limiter
         self.rateLimitChecks = checks
+        self.rateLimitStore = rateLimitStore
     }
 }

@@ -1,6 +1,7 @@
 import EventLoop
 import Logging
 import ProxyConfig
+import RateLimitRedis
 
 /// Everything one worker owns: its current config, its upstream pools, its client connections
 /// and its access log.
@@ -11,6 +12,7 @@ final class WorkerContext: @unchecked Sendable {
     let worker: Worker
     private(set) var config: RuntimeConfig
     private var pools: [String: UpstreamPool] = [:]
+    private var rateLimitClient: (store: SharedRateLimitStore, client: RedisRateLimitClient)?
     private var clients: [ObjectIdentifier: HTTP1ClientConnection] = [:]
     private var recentlyClosed: [HTTP1ClientConnection] = []
     let accessLog: AccessLog
@@ -69,6 +71,16 @@ final class WorkerContext: @unchecked Sendable {
         let pool = UpstreamPool(config: upstream, addresses: config.addresses, worker: worker, log: log)
         pools[upstream.name] = pool
         return pool
+    }
+
+    /// This worker's connection to `store` (made on first use; one of an older store is closed).
+    func rateLimitClient(for store: SharedRateLimitStore, host: String) -> RedisRateLimitClient {
+        if let current = rateLimitClient, current.store === store { return current.client }
+        rateLimitClient?.client.close()
+        let client = RedisRateLimitClient(worker: worker, host: host, port: store.config.redis.port,
+                                          timeout: store.config.timeout)
+        rateLimitClient = (store, client)
+        return client
     }
 
     /// Requests that start from now on use `config`; pools of upstreams that changed or vanished retire.

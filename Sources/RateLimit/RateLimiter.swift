@@ -53,6 +53,18 @@ public struct RateLimitCheck: Sendable {
 
     public var isEmpty: Bool { entries.isEmpty }
 
+    /// The route's policies, in the order they are consulted.
+    public var policies: [RateLimitPolicy] { entries.map(\.policy) }
+
+    /// The outcome of decisions made elsewhere (a store shared across instances), one per
+    /// policy consulted, in the route's order: the same rendering as a local `check`.
+    /// Decisions past the route's policies are ignored.
+    public func outcome(_ decisions: [TokenBucket.Decision]) -> RateLimitOutcome {
+        RateLimitOutcome(results: zip(entries, decisions).map { e, d in
+            RateLimitOutcome.PolicyResult(policy: e.policy, windowSeconds: e.windowSeconds, decision: d)
+        })
+    }
+
     /// Takes one token from each policy's bucket, in order; the first empty bucket denies and
     /// the policies after it are not consulted. Tokens already taken by earlier policies stay
     /// taken (CONFIG.md): a denied request still cost the client those, and undoing them would
