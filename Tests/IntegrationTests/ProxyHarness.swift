@@ -5,6 +5,7 @@ import ErrorNormalizer
 import Foundation
 import HTTPTestClient
 import LegacyDemo
+import Logging
 import Proxy
 import ProxyConfig
 import ProxyModel
@@ -20,14 +21,16 @@ final class ProxyHarness {
     init(upstreams: [UpstreamConfig], routes: [Route], limits: LimitsConfig = LimitsConfig(),
          timeouts: ClientTimeouts = ClientTimeouts(), trustedProxies: [String] = [],
          errors: ErrorsConfig = ErrorsConfig(), rateLimits: [String: RateLimitPolicy] = [:],
-         dialects: [String: Dialect] = [:], workers: Int = 2, accessLogFD: Int32 = -1, admin: Bool = false) throws {
+         dialects: [String: Dialect] = [:], workers: Int = 2, accessLogFD: Int32 = -1, admin: Bool = false,
+         rateLimitStore: RateLimitStoreConfig? = nil,
+         log: Logger = Logger(label: "errata", factory: { _ in SwiftLogNoOpLogHandler() })) throws {
         let snapshot = ConfigSnapshot(
             listeners: [ListenerConfig(address: HostPort(host: "127.0.0.1", port: 0))],
             admin: admin ? HostPort(host: "127.0.0.1", port: 0) : nil,
             upstreams: Dictionary(uniqueKeysWithValues: upstreams.map { ($0.name, $0) }),
             routes: RouteTable(routes), rateLimits: rateLimits, dialects: dialects, errors: errors, limits: limits, timeouts: timeouts,
-            trustedProxies: trustedProxies.compactMap { AddressRange($0) }, workers: workers)
-        server = ProxyServer(config: RuntimeConfig.resolving(snapshot), accessLogFD: accessLogFD)
+            trustedProxies: trustedProxies.compactMap { AddressRange($0) }, workers: workers, rateLimitStore: rateLimitStore)
+        server = ProxyServer(config: RuntimeConfig.resolving(snapshot), accessLogFD: accessLogFD, log: log)
         try server.start()
         port = server.firstPort
     }
