@@ -82,7 +82,13 @@ let package = Package(
         // Benchmark: ns and allocations per ErrorNormalizer.normalize call on each acceptance vector;
         // CMallocCounter interposes malloc & co. to count the allocations (only this binary links it).
         .target(name: "CMallocCounter"),
-        .executableTarget(name: "NormalizerBench", dependencies: ["ErrorNormalizer", "ProxyModel", "LenientJSON", "CMallocCounter"],
+        .target(name: "BenchSupport", dependencies: ["CMallocCounter"], swiftSettings: strict),
+        .executableTarget(name: "NormalizerBench", dependencies: ["ErrorNormalizer", "ProxyModel", "LenientJSON", "BenchSupport"],
+                          swiftSettings: strict),
+        // Benchmark: ns and allocations per local rate-limit check; `redis PORT`: shared-store
+        // checks per second through one instance's workers.
+        .executableTarget(name: "RateLimitBench", dependencies: ["RateLimit", "RateLimitRedis", "EventLoop", "ProxyModel",
+                                                                 "BenchSupport"],
                           swiftSettings: strict),
         // libFuzzer target for the normalizer. `make fuzz` builds it with -DFUZZING and the fuzzer
         // flags (own scratch path); a plain build makes it a replayer of saved inputs instead.
