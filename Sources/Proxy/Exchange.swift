@@ -163,8 +163,9 @@ final class Exchange: UpstreamConnectionDelegate {
     }
 
     private func localCheck(_ check: RateLimitCheck, peer: IPAddress?, route: Route) -> RateLimitOutcome {
+        // The exchange's start time: no second clock read for the limit.
         check.check(peer: peer, headers: request.fields, route: route.name,
-                    trustedProxies: config.snapshot.trustedProxies, now: Worker.now())
+                    trustedProxies: config.snapshot.trustedProxies, now: startedAt)
     }
 
     /// The shared store gave no decision: `on_failure` decides (`local`: this instance's own
@@ -191,7 +192,7 @@ final class Exchange: UpstreamConnectionDelegate {
             addedResponseFields.append("RateLimit-Policy", policy)
             addedResponseFields.append("RateLimit", limit)
         }
-        context.metrics.recordRateLimit(policy: outcome.results.last?.name, allowed: outcome.isAllowed)
+        context.metrics.recordRateLimit(policy: outcome.decidingPolicy, allowed: outcome.isAllowed)
         guard let retryAfter = outcome.retryAfterSeconds else { return true }
         addedResponseFields.append("Retry-After", String(retryAfter))
         failToProxy(ProxyError(.rateLimited, message: outcome.message ?? "Rate limit exceeded."))

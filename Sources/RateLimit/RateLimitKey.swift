@@ -63,9 +63,11 @@ public struct RateLimitKey: Sendable, Hashable {
             // Same hash as `header(_:)`, without building the array of values.
             return RateLimitKey(kind: 2) { h in
                 var n = 0
-                for f in headers.entries where HTTPFields.equalsIgnoringCase(f.name, name) {
+                // By index: no copy (and retain) of every field, only of the ones that match.
+                let entries = headers.entries
+                for i in entries.indices where HTTPFields.equalsIgnoringCase(entries[i].name, name) {
                     if n > 0 { h.combine(0 as UInt8) }
-                    h.combine(f.value)
+                    h.combine(entries[i].value)
                     n += 1
                 }
                 if n == 0 { h.combine("") }

@@ -38,7 +38,8 @@ public final class RateLimiter: Sendable {
 /// The rate limits of one route, compiled: policies in the route's order. `Sendable`; build it
 /// once per route per snapshot.
 public struct RateLimitCheck: Sendable {
-    struct Entry: Sendable {
+    /// A class, so a check copies one reference per policy, not the policy's strings.
+    final class Entry: Sendable {
         let policy: RateLimitPolicy
         let table: RateLimitTable
         let windowSeconds: Int
@@ -51,45 +52,46 @@ public struct RateLimitCheck: Sendable {
 
     let entries: [Entry]
 
+    init(entries: [Entry]) { self.entries = entries }
+
     public var isEmpty: Bool { entries.isEmpty }
 
     /// The route's policies, in the order they are consulted.
     public var policies: [RateLimitPolicy] { entries.map(\.policy) }
-
-    /// The outcome of decisions made elsewhere (a store shared across instances), one per
-    /// policy consulted, in the route's order: the same rendering as a local `check`.
-    /// Decisions past the route's policies are ignored.
-    public func outcome(_ decisions: [TokenBucket.Decision]) -> RateLimitOutcome {
-        RateLimitOutcome(results: zip(entries, decisions).map { e, d in
-            RateLimitOutcome.PolicyResult(policy: e.policy, windowSeconds: e.windowSeconds, decision: d)
-        })
-    }
 
     /// Takes one token from each policy's bucket, in order; the first empty bucket denies and
     /// the policies after it are not consulted. Tokens already taken by earlier policies stay
     /// taken (CONFIG.md): a denied request still cost the client those, and undoing them would
     /// need a second lock round per policy.
     ///
+    /// Allocates nothing for a route with one policy (the outcome renders its fields lazily).
+    ///
     /// - Parameters:
     ///   - now: monotonic nanoseconds (the same clock for every call on this limiter).
     public func check(peer: IPAddress?, headers: HTTPFields, route: String, trustedProxies: [AddressRange],
                       now: UInt64) -> RateLimitOutcome {
-        var results: [RateLimitOutcome.PolicyResult] = []
-        results.reserveCapacity(entries.count)
+        var outcome = RateLimitOutcome(check: self)
         for e in entries {
             let key = RateLimitKey.derive(policy: e.policy.key, peer: peer, headers: headers, route: route,
                                           trustedProxies: trustedProxies)
             let decision = e.table.take(key, now: now)
-            let r = RateLimitOutcome.PolicyResult(policy: e.policy, windowSeconds: e.windowSeconds,
-                                                  decision: decision)
-            results.append(r)
+            outcome.append(decision)
             if !decision.isAllowed { break }
         }
-        return RateLimitOutcome(results: results)
+        return outcome
+    }
+
+    /// The outcome of decisions made elsewhere (a store shared across instances), one per
+    /// policy consulted, in the route's order: the same rendering as a local `check`.
+    /// Decisions past the route's policies are ignored.
+    public func outcome(_ decisions: [TokenBucket.Decision]) -> RateLimitOutcome {
+        var outcome = RateLimitOutcome(check: self)
+        for d in decisions.prefix(entries.count) { outcome.append(d) }
+        return outcome
     }
 }
 
-/// What a check decided, with everything the proxy renders already computed.
+/// What a check decided, with everything the proxy renders computed from it on demand.
 public struct RateLimitOutcome: Sendable, Equatable {
     public struct PolicyResult: Sendable, Equatable {
         public let name: String
@@ -123,19 +125,42 @@ public struct RateLimitOutcome: Sendable, Equatable {
         }
     }
 
+    private let check: RateLimitCheck
+    /// The decisions in policy order: the first inline, the others (routes with several
+    /// policies) in an array, so a one-policy check allocates nothing.
+    private var first: TokenBucket.Decision?
+    private var others: [TokenBucket.Decision] = []
+
+    init(check: RateLimitCheck) { self.check = check }
+
+    mutating func append(_ decision: TokenBucket.Decision) {
+        if first == nil { first = decision } else { others.append(decision) }
+    }
+
+    private var last: TokenBucket.Decision? { others.last ?? first }
+
+    /// Policies consulted.
+    public var count: Int { first == nil ? 0 : 1 + others.count }
+
     /// One result per policy consulted, in order; when denied, the last is the one that denied.
-    public let results: [PolicyResult]
+    public var results: [PolicyResult] {
+        guard let first else { return [] }
+        return zip(check.entries, [first] + others).map { e, d in
+            PolicyResult(policy: e.policy, windowSeconds: e.windowSeconds, decision: d)
+        }
+    }
 
-    public init(results: [PolicyResult]) { self.results = results }
+    /// The name of the policy that decided: the denying one, or the route's last; nil when none applied.
+    public var decidingPolicy: String? { count == 0 ? nil : check.entries[count - 1].policy.name }
 
-    public var isAllowed: Bool { results.last.map { $0.decision.isAllowed } ?? true }
+    public var isAllowed: Bool { last?.isAllowed ?? true }
 
     /// The policy that denied, or nil when allowed.
     public var denial: PolicyResult? { isAllowed ? nil : results.last }
 
     /// `Retry-After` in whole seconds (rounded up, at least 1) when denied; nil when allowed.
     public var retryAfterSeconds: Int? {
-        guard let d = denial, case .denied(let wait, _) = d.decision else { return nil }
+        guard case .denied(let wait, _)? = last else { return nil }
         return max(1, RateLimitHeaders.ceilSeconds(wait))
     }
 
@@ -146,13 +171,15 @@ public struct RateLimitOutcome: Sendable, Equatable {
 
     /// The `RateLimit-Policy` field value; nil when no policy applied (send no field).
     public var policyField: String? {
-        results.isEmpty ? nil : RateLimitHeaders.policyField(results)
+        count == 0 ? nil : RateLimitHeaders.policyField(results)
     }
 
     /// The `RateLimit` field value; nil when no policy applied (send no field).
     public var limitField: String? {
-        results.isEmpty ? nil : RateLimitHeaders.limitField(results)
+        count == 0 ? nil : RateLimitHeaders.limitField(results)
     }
+
+    public static func == (a: RateLimitOutcome, b: RateLimitOutcome) -> Bool { a.results == b.results }
 }
 
 /// Pure renderings of the draft-ietf-httpapi-ratelimit-headers-10 fields as CONFIG.md spells
