@@ -83,10 +83,13 @@ public struct RateLimitCheck: Sendable {
 
     /// The outcome of decisions made elsewhere (a store shared across instances), one per
     /// policy consulted, in the route's order: the same rendering as a local `check`.
-    /// Decisions past the route's policies are ignored.
+    /// Decisions past the route's policies, or after the first denial, are ignored.
     public func outcome(_ decisions: [TokenBucket.Decision]) -> RateLimitOutcome {
         var outcome = RateLimitOutcome(check: self)
-        for d in decisions.prefix(entries.count) { outcome.append(d) }
+        for d in decisions.prefix(entries.count) {
+            outcome.append(d)
+            if !d.isAllowed { break }
+        }
         return outcome
     }
 }
