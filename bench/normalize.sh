@@ -85,20 +85,8 @@ echo "upstream /error: 400 $(cat "$WORK/error.body") ($(wc -c < "$WORK/error.bod
 check /error 400 "$WORK/expected.body"
 check /ok 200 "$WORK/ok.body"
 
-cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{print ($14+$15)/hz}' "/proc/$1/stat"; }
-to_ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) { sub(/us/,"",v); print v/1000 } else if (v ~ /ms$/) { sub(/ms/,"",v); print v+0 } else if (v ~ /s$/) { sub(/s/,"",v); print v*1000 } else print v }'; }
-
-run_one() { # name path → "name rps p50ms p99ms req_per_errata_cpu_s socket_errors"
-  local pid before after out rps p50 p99 errors
-  pid=$(cat "$WORK/errata.pid")
-  before=$(cpu_of "$pid")
-  out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "http://127.0.0.1:$ERRATA_PORT$2" 2>&1)
-  after=$(cpu_of "$pid")
-  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-  p50=$(awk '$1=="50%" {print $2}' <<<"$out")
-  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
-  errors=$(awk '/Socket errors/ {gsub(/,/,""); print $4+$6+$8+$10}' <<<"$out")
-  echo "$1 $rps $(to_ms "$p50") $(to_ms "$p99") $(awk -v r="$rps" -v d="$DURATION" -v a="$after" -v b="$before" 'BEGIN { if (a > b) printf "%.0f", r*d/(a-b); else print "nan" }') ${errors:-0}"
+run_one() { # name path → measure's line
+  measure "$1" "http://127.0.0.1:$ERRATA_PORT$2" "$(cat "$WORK/errata.pid")"
 }
 
 RESULTS="$WORK/results"
@@ -116,7 +104,7 @@ python3 - "$RESULTS" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
 by = {}
-for name, rps, p50, p99, per_cpu, errors in rows:
+for name, rps, p50, p99, per_cpu, errors, _non2xx in rows:
     by.setdefault(name, []).append((float(rps), float(p50), float(p99), float(per_cpu), int(errors)))
 print(f"{'':8} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'req/CPU-s':>10} {'sock err':>8}   (medians of {len(by['pass'])} rounds)")
 med = {}
