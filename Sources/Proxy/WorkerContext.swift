@@ -106,6 +106,8 @@ final class WorkerContext: @unchecked Sendable {
         worker.assertOnQueue()
         for conn in Array(clients.values) { conn.channel.close() }
         for pool in pools.values { pool.retire() }
+        rateLimitClient?.client.close()
+        rateLimitClient = nil
         accessLog.flush()
     }
 }

@@ -43,16 +43,27 @@ public struct RateLimitCheck: Sendable {
         let policy: RateLimitPolicy
         let table: RateLimitTable
         let windowSeconds: Int
+        /// This policy's `RateLimit-Policy` member and the start of its `RateLimit` member
+        /// (`"NAME";r=`): the same for every request, rendered once.
+        let policyMember: String
+        let limitMemberPrefix: String
         init(policy: RateLimitPolicy, table: RateLimitTable) {
             self.policy = policy
             self.table = table
             windowSeconds = table.shape.windowSeconds
+            policyMember = RateLimitHeaders.policyMember(name: policy.name, burst: max(1, policy.burst), window: windowSeconds)
+            limitMemberPrefix = RateLimitHeaders.quoted(policy.name) + ";r="
         }
     }
 
     let entries: [Entry]
+    /// `RateLimit-Policy` when every policy was consulted (every allowed request).
+    let fullPolicyField: String
 
-    init(entries: [Entry]) { self.entries = entries }
+    init(entries: [Entry]) {
+        self.entries = entries
+        fullPolicyField = entries.map(\.policyMember).joined(separator: ", ")
+    }
 
     public var isEmpty: Bool { entries.isEmpty }
 
@@ -115,17 +126,10 @@ public struct RateLimitOutcome: Sendable, Equatable {
         }
 
         /// Whole tokens left (`r`): 0 when denied.
-        public var remaining: Int {
-            if case .allowed(let r, _) = decision { return r }
-            return 0
-        }
+        public var remaining: Int { decision.remaining }
 
         /// Seconds until full, rounded up (`t`).
-        public var secondsUntilFull: Int {
-            switch decision {
-            case .allowed(_, let d), .denied(_, let d): return RateLimitHeaders.ceilSeconds(d)
-            }
-        }
+        public var secondsUntilFull: Int { decision.secondsUntilFull }
     }
 
     private let check: RateLimitCheck
@@ -174,12 +178,26 @@ public struct RateLimitOutcome: Sendable, Equatable {
 
     /// The `RateLimit-Policy` field value; nil when no policy applied (send no field).
     public var policyField: String? {
-        count == 0 ? nil : RateLimitHeaders.policyField(results)
+        if count == 0 { return nil }
+        if count == check.entries.count { return check.fullPolicyField }
+        return check.entries.prefix(count).map(\.policyMember).joined(separator: ", ")
     }
 
     /// The `RateLimit` field value; nil when no policy applied (send no field).
     public var limitField: String? {
-        count == 0 ? nil : RateLimitHeaders.limitField(results)
+        guard let first else { return nil }
+        var out = ""
+        out.reserveCapacity(32 * count)
+        func append(_ entry: RateLimitCheck.Entry, _ d: TokenBucket.Decision) {
+            if !out.isEmpty { out += ", " }
+            out += entry.limitMemberPrefix
+            out += String(d.remaining)
+            out += ";t="
+            out += String(d.secondsUntilFull)
+        }
+        append(check.entries[0], first)
+        for (i, d) in others.enumerated() { append(check.entries[i + 1], d) }
+        return out
     }
 
     public static func == (a: RateLimitOutcome, b: RateLimitOutcome) -> Bool { a.results == b.results }
@@ -189,15 +207,13 @@ public struct RateLimitOutcome: Sendable, Equatable {
 /// them, and of the 429 message. The proxy copies these strings; it appends them after any
 /// RateLimit fields the upstream sent.
 public enum RateLimitHeaders {
-    /// `"NAME";q=BURST;w=W`, one list member per policy, joined by ", ".
-    public static func policyField(_ results: [RateLimitOutcome.PolicyResult]) -> String {
-        results.map { "\(quoted($0.name));q=\($0.burst);w=\($0.windowSeconds)" }.joined(separator: ", ")
+    /// `"NAME";q=BURST;w=W`: one policy's member of `RateLimit-Policy` (members are joined by ", ").
+    public static func policyMember(name: String, burst: Int, window: Int) -> String {
+        "\(quoted(name));q=\(burst);w=\(window)"
     }
 
-    /// `"NAME";r=TOKENS_LEFT;t=SECONDS_UNTIL_FULL`, one list member per policy, joined by ", ".
-    public static func limitField(_ results: [RateLimitOutcome.PolicyResult]) -> String {
-        results.map { "\(quoted($0.name));r=\($0.remaining);t=\($0.secondsUntilFull)" }.joined(separator: ", ")
-    }
+    /// `RateLimit` members are `"NAME";r=TOKENS_LEFT;t=SECONDS_UNTIL_FULL`, joined by ", "
+    /// (rendered by `RateLimitOutcome.limitField`).
 
     /// "Rate limit exceeded: 100 requests per 1s" ("1 request per 1m" for one).
     public static func message(rate: Int, per: Duration) -> String {

@@ -122,6 +122,19 @@ public struct TokenBucket: Sendable, Equatable {
             if case .allowed = self { return true }
             return false
         }
+
+        /// Whole tokens left (the `r` of a `RateLimit` member): 0 when denied.
+        public var remaining: Int {
+            if case .allowed(let r, _) = self { return r }
+            return 0
+        }
+
+        /// Seconds until full, rounded up (the `t` of a `RateLimit` member).
+        public var secondsUntilFull: Int {
+            switch self {
+            case .allowed(_, let d), .denied(_, let d): return RateLimitHeaders.ceilSeconds(d)
+            }
+        }
     }
 
     public let shape: BucketShape

@@ -52,7 +52,7 @@ public enum RedisFailure: String, Error, Sendable, Equatable {
 ///
 /// hiredis 0.14.1 has no async timeouts: each command carries a deadline checked by the
 /// worker's deadline tick (`Worker.tickInterval`, 50 ms), so a timeout fires up to one tick
-/// late. The connection connects lazily on the first command and, once lost, reconnects on
+/// late; a timeout also drops the connection (see `deadlineExpired`). The connection connects lazily on the first command and, once lost, reconnects on
 /// the next command after a back-off (100 ms doubling to 2 s; reset by a successful connect);
 /// commands issued while disconnected fail at once with `.unavailable`.
 public final class RedisConnection: PollTarget, DeadlineTarget {
@@ -258,16 +258,27 @@ public final class RedisConnection: PollTarget, DeadlineTarget {
         return 0
     }
 
-    /// Fails every command whose deadline passed; their replies, when they come, are dropped.
+    /// Fails every command whose deadline passed with `.timeout`, then drops the connection:
+    /// a Redis that does not answer in time is treated as down (the commands still waiting fail
+    /// as `.unavailable`, the next command reconnects after the back-off). Waiting on it instead
+    /// would queue every request's command in memory for as long as the stall lasts.
     public func deadlineExpired(now: UInt64) {
         var i = pendingHead
+        var expired = false
         while i < pending.count && pending[i].deadline <= now {
             if let completion = pending[i].completion {
                 pending[i].completion = nil
+                expired = true
                 completion(.failure(.timeout))
             }
             i += 1
         }
+        guard expired, let context else { return }
+        nextAttempt = now + backoff
+        backoff = min(backoff * 2, RedisConnection.maxBackoff)
+        // Not inside a hiredis callback (the worker's tick): freeing is allowed here.
+        redisAsyncFree(context)
+        failAllPending()
     }
 }
 
