@@ -13,6 +13,13 @@ public func nanoseconds() -> UInt64 {
 
 /// Median ns per call over `runs` runs, each of enough calls to last ~20 ms.
 public func timePerCall(runs: Int, _ body: () -> Void) -> Double {
+    let samples = timeSamples(runs: runs, body)
+    return samples[samples.count / 2]
+}
+
+/// ns per call of each of `runs` runs (each of enough calls to last ~20 ms), sorted: on a
+/// shared machine the first (fastest) is the closest to the code's own cost.
+public func timeSamples(runs: Int, _ body: () -> Void) -> [Double] {
     for _ in 0..<1_000 { body() }
     var iterations = 1_000
     while true {
@@ -23,13 +30,12 @@ public func timePerCall(runs: Int, _ body: () -> Void) -> Double {
         iterations *= 2
     }
     var samples: [Double] = []
-    for _ in 0..<runs {
+    for _ in 0..<max(1, runs) {
         let t0 = nanoseconds()
         for _ in 0..<iterations { body() }
         samples.append(Double(nanoseconds() - t0) / Double(iterations))
     }
-    samples.sort()
-    return samples[samples.count / 2]
+    return samples.sorted()
 }
 
 /// Allocations and bytes asked for, per call, over 1,000 calls.
