@@ -154,7 +154,7 @@ final class Exchange: UpstreamConnectionDelegate {
             switch result {
             case .success(let decisions):
                 context.metrics.recordRateLimitStore(result: "ok")
-                if store.markAnswered() { context.log.notice("rate_limit_store: Redis answers again; limits are shared again") }
+                if store.markAnswered(workerDown: &context.rateLimitStoreDown) { context.log.notice("rate_limit_store: Redis answers again; limits are shared again") }
                 if apply(check.outcome(decisions)) { proceed() }
             case .failure(let failure):
                 storeFailed(failure, store, check, peer, route, proceed)
@@ -169,13 +169,13 @@ final class Exchange: UpstreamConnectionDelegate {
     }
 
     /// The shared store gave no decision: `on_failure` decides (`local`: this instance's own
-    /// buckets; `allow`: no limit; `deny`: 503). The first failure of an outage is logged once
-    /// per process, as is the first answer after it.
+    /// buckets; `allow`: no limit; `deny`: 503). An outage is logged once per process (when the
+    /// first worker sees it), and its end once (when the last worker is answered again).
     private func storeFailed(_ failure: RateLimitStoreFailure, _ store: SharedRateLimitStore, _ check: RateLimitCheck,
                              _ peer: IPAddress?, _ route: Route, _ proceed: () -> Void) {
         context.metrics.recordRateLimitStore(result: failure.rawValue)
         let onFailure = store.config.onFailure
-        if store.markFailed() {
+        if store.markFailed(workerDown: &context.rateLimitStoreDown) {
             context.log.warning("rate_limit_store: Redis gives no answer; on_failure applies until it does",
                                 metadata: ["reason": "\(failure.rawValue)", "on_failure": "\(onFailure.rawValue)"])
         }

@@ -13,6 +13,8 @@ final class WorkerContext: @unchecked Sendable {
     private(set) var config: RuntimeConfig
     private var pools: [String: UpstreamPool] = [:]
     private var rateLimitClient: (store: SharedRateLimitStore, client: RedisRateLimitClient)?
+    /// Whether this worker's last check with its store failed (`SharedRateLimitStore.markFailed`).
+    var rateLimitStoreDown = false
     private var clients: [ObjectIdentifier: HTTP1ClientConnection] = [:]
     private var recentlyClosed: [HTTP1ClientConnection] = []
     let accessLog: AccessLog
@@ -77,6 +79,7 @@ final class WorkerContext: @unchecked Sendable {
     func rateLimitClient(for store: SharedRateLimitStore, host: String) -> RedisRateLimitClient {
         if let current = rateLimitClient, current.store === store { return current.client }
         rateLimitClient?.client.close()
+        rateLimitStoreDown = false
         let client = RedisRateLimitClient(worker: worker, host: host, port: store.config.redis.port,
                                           timeout: store.config.timeout)
         rateLimitClient = (store, client)
