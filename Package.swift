@@ -76,7 +76,7 @@ let package = Package(
         // A blocking HTTP/1.1 client written apart from the code under test; only tests use it.
         .target(name: "HTTPTestClient", dependencies: ["CZlib"], swiftSettings: strict),
         // A real redis-server on a free loopback port, and raw RESP queries; only tests use it.
-        .target(name: "RedisTestServer", swiftSettings: strict),
+        .target(name: "RedisTestServer", dependencies: ["HTTPTestClient"], swiftSettings: strict),
         // Benchmark: full TLS handshakes per second between two in-memory engines.
         .executableTarget(name: "TLSBench", dependencies: ["TLS"], swiftSettings: strict),
         // Benchmark: ns and allocations per ErrorNormalizer.normalize call on each acceptance vector;

@@ -70,3 +70,13 @@ measure() {
   non2xx=$(awk '/Non-2xx/ {print $5}' <<<"$out")
   echo "$name $rps $(to_ms "$p50") $(to_ms "$p99") $(awk -v r="$rps" -v d="$DURATION" -v a="$after" -v b="$before" 'BEGIN { if (a > b) printf "%.0f", r*d/(a-b); else print "nan" }') ${errors:-0} ${non2xx:-0}"
 }
+
+# start_upstream_and_errata: nginx on $WORK/upstream.conf (LOAD_CPU) and errata on $WORK/errata.json
+# (PROXY_CPU), pids in $WORK; returns once UP_PORT and ERRATA_PORT accept connections.
+start_upstream_and_errata() {
+  taskset -c "$LOAD_CPU" nginx -c "$WORK/upstream.conf" -p "$WORK" 2>/dev/null & echo $! > "$WORK/up.pid"
+  taskset -c "$PROXY_CPU" .build/release/errata --config "$WORK/errata.json" >/dev/null 2>"$WORK/errata.err" &
+  echo $! > "$WORK/errata.pid"
+  wait_port "$UP_PORT" || { echo "the nginx upstream did not start:" >&2; cat "$WORK/up-error.log" >&2; exit 1; }
+  wait_port "$ERRATA_PORT" || { echo "errata did not start (is port $ERRATA_PORT still taken?):" >&2; cat "$WORK/errata.err" >&2; exit 1; }
+}

@@ -43,11 +43,7 @@ if store == "redis":
 json.dump(config, open(f"{work}/errata.json", "w"))
 PY
 
-taskset -c "$LOAD_CPU" nginx -c "$WORK/upstream.conf" -p "$WORK" 2>/dev/null & echo $! > "$WORK/up.pid"
-taskset -c "$PROXY_CPU" .build/release/errata --config "$WORK/errata.json" >/dev/null 2>"$WORK/errata.err" &
-echo $! > "$WORK/errata.pid"
-wait_port "$UP_PORT" || { echo "the nginx upstream did not start:" >&2; cat "$WORK/up-error.log" >&2; exit 1; }
-wait_port "$ERRATA_PORT" || { echo "errata did not start (is port $ERRATA_PORT still taken?):" >&2; cat "$WORK/errata.err" >&2; exit 1; }
+start_upstream_and_errata
 
 AUTH="Authorization: Bearer sk_live_51HcQ2eKz8vX4pLmN0qR7tYw"
 # Both answers before any timing: the limited route carries the RateLimit fields, the open one none.

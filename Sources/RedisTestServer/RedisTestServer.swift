@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import HTTPTestClient
 
 /// A real `redis-server` on a free loopback port for tests, with no persistence
 /// (`--save '' --appendonly no`); killed when released. Only tests use it.
@@ -159,20 +160,6 @@ public final class RedisTestServer: @unchecked Sendable {
         }
     }
 
-    /// A loopback port nothing listens on now (bound to 0, then closed).
-    public static func freePort() -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = in_addr_t(UInt32(0x7f00_0001).bigEndian)
-        _ = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
+    /// A loopback port nothing listens on now.
+    public static func freePort() -> Int { unusedLoopbackPort() }
 }
