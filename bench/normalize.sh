@@ -96,22 +96,4 @@ for round in $(seq "$ROUNDS"); do
   echo "round $round done" >&2
 done
 
-python3 - "$RESULTS" <<'PY'
-import statistics, sys
-rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
-by = {}
-for name, rps, p50, p99, per_cpu, errors, _non2xx in rows:
-    by.setdefault(name, []).append((float(rps), float(p50), float(p99), float(per_cpu), int(errors)))
-print(f"{'':8} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'req/CPU-s':>10} {'sock err':>8}   (medians of {len(by['pass'])} rounds)")
-med = {}
-for n in ("pass", "rewrite"):
-    cols = list(zip(*by[n]))
-    med[n] = [statistics.median(c) for c in cols[:4]] + [sum(cols[4])]
-    r = med[n]
-    print(f"{n:8} {r[0]:10.0f} {r[1]:8.2f} {r[2]:8.2f} {r[3]:10.0f} {r[4]:8d}")
-ratios = [rw[0] / p[0] for p, rw in zip(by["pass"], by["rewrite"])]
-print("per-round rewrite/pass req/s: " + ", ".join(f"{x:.2f}" for x in ratios))
-ratio = med["rewrite"][0] / med["pass"][0]
-print(f"rewrite/pass: req/s {ratio:.2f}x (target >= 0.9x: {'met' if ratio >= 0.9 else 'NOT met'}), "
-      f"req/CPU-s {med['rewrite'][3] / med['pass'][3]:.2f}x, p99 {med['rewrite'][2] / med['pass'][2]:.2f}x")
-PY
+python3 bench/compare.py "$RESULTS" pass rewrite 0.9

@@ -63,23 +63,4 @@ for round in $(seq "$ROUNDS"); do
   echo "round $round done" >&2
 done
 
-python3 - "$RESULTS" <<'PY'
-import statistics, sys
-rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
-by = {}
-for name, rps, p50, p99, per_cpu, errors, non2xx in rows:
-    by.setdefault(name, []).append((float(rps), float(p50), float(p99), float(per_cpu), int(errors), int(non2xx)))
-print(f"{'':8} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'req/CPU-s':>10} {'sock err':>8} {'non-2xx':>8}   (medians of {len(by['open'])} rounds)")
-med = {}
-for n in ("open", "limited"):
-    cols = list(zip(*by[n]))
-    med[n] = [statistics.median(c) for c in cols[:4]] + [sum(cols[4]), sum(cols[5])]
-    r = med[n]
-    print(f"{n:8} {r[0]:10.0f} {r[1]:8.2f} {r[2]:8.2f} {r[3]:10.0f} {r[4]:8d} {r[5]:8d}")
-ratios = [l[0] / o[0] for o, l in zip(by["open"], by["limited"])]
-print("per-round limited/open req/s: " + ", ".join(f"{x:.2f}" for x in ratios))
-ratio = med["limited"][0] / med["open"][0]
-print(f"limited/open: req/s {ratio:.2f}x (target >= 0.95x: {'met' if ratio >= 0.95 else 'NOT met'}), "
-      f"median of per-round ratios {statistics.median(ratios):.2f}x, req/CPU-s {med['limited'][3] / med['open'][3]:.2f}x, "
-      f"p99 {med['limited'][2] / med['open'][2]:.2f}x")
-PY
+python3 bench/compare.py "$RESULTS" open limited 0.95
