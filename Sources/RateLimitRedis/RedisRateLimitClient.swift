@@ -32,13 +32,31 @@ public final class RedisRateLimitClient {
                      trustedProxies: [AddressRange],
                      completion: @escaping (Result<[TokenBucket.Decision], RateLimitStoreFailure>) -> Void) {
         let policies = check.policies
-        let keys = policies.map { p in
-            RedisRateLimitScript.key(policy: p.name, keyText: RateLimitKey.sharedText(
-                policy: p.key, peer: peer, headers: headers, route: route, trustedProxies: trustedProxies))
+        var keys: [[UInt8]] = []
+        var policyArguments: [[UInt8]] = []
+        keys.reserveCapacity(policies.count)
+        policyArguments.reserveCapacity(policies.count * 2)
+        for p in policies {
+            keys.append(RedisRateLimitScript.key(policy: p.name, keyText: RateLimitKey.sharedText(
+                policy: p.key, peer: peer, headers: headers, route: route, trustedProxies: trustedProxies)))
+            policyArguments.append(contentsOf: arguments(p))
         }
-        run(RedisRateLimitScript.command(policies: policies, keys: keys, inline: false), completion: completion) { [self] in
-            run(RedisRateLimitScript.command(policies: policies, keys: keys, inline: true), completion: completion, onNoScript: nil)
+        run(RedisRateLimitScript.command(keys: keys, policyArguments: policyArguments, inline: false),
+            completion: completion) { [self] in
+            run(RedisRateLimitScript.command(keys: keys, policyArguments: policyArguments, inline: true),
+                completion: completion, onNoScript: nil)
         }
+    }
+
+    /// Each policy's script arguments, rendered once (by name; a reload that redefines the
+    /// name renders them again).
+    private var argumentCache: [String: (policy: RateLimitPolicy, arguments: [[UInt8]])] = [:]
+
+    private func arguments(_ policy: RateLimitPolicy) -> [[UInt8]] {
+        if let cached = argumentCache[policy.name], cached.policy == policy { return cached.arguments }
+        let rendered = RedisRateLimitScript.arguments(policy)
+        argumentCache[policy.name] = (policy, rendered)
+        return rendered
     }
 
     private func run(_ command: [[UInt8]], completion: @escaping (Result<[TokenBucket.Decision], RateLimitStoreFailure>) -> Void,

@@ -63,7 +63,9 @@ public enum RedisRateLimitScript {
         input.append(contentsOf: keyText.utf8)
         var digest = [UInt8](repeating: 0, count: Int(SHA256_DIGEST_LENGTH))
         _ = SHA256(input, input.count, &digest)
-        return Array((keyPrefix + hex(digest)).utf8)
+        var key = Array(keyPrefix.utf8)
+        appendHex(digest, to: &key)
+        return key
     }
 
     /// The two ARGV values of `policy`: interval and tolerance in microseconds.
@@ -75,12 +77,13 @@ public enum RedisRateLimitScript {
     }
 
     /// `EVALSHA` (or, with `inline`, `EVAL` with the source, which also loads it) for `keys`
-    /// under `policies` (same order, same count).
-    static func command(policies: [RateLimitPolicy], keys: [[UInt8]], inline: Bool) -> [[UInt8]] {
+    /// with `policyArguments` (each policy's `arguments`, same order, same count as `keys`).
+    static func command(keys: [[UInt8]], policyArguments: [[UInt8]], inline: Bool) -> [[UInt8]] {
         var args: [[UInt8]] = [Array((inline ? "EVAL" : "EVALSHA").utf8), Array((inline ? source : sha1).utf8),
                                Array(String(keys.count).utf8)]
+        args.reserveCapacity(3 + keys.count + policyArguments.count)
         args.append(contentsOf: keys)
-        for p in policies { args.append(contentsOf: arguments(p)) }
+        args.append(contentsOf: policyArguments)
         return args
     }
 
@@ -101,13 +104,19 @@ public enum RedisRateLimitScript {
     }
 
     private static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
         var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 2)
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 15)])
-        }
+        appendHex(bytes, to: &out)
         return String(decoding: out, as: UTF8.self)
+    }
+
+    private static func appendHex(_ bytes: [UInt8], to out: inout [UInt8]) {
+        let digits: StaticString = "0123456789abcdef"
+        out.reserveCapacity(out.count + bytes.count * 2)
+        digits.withUTF8Buffer { d in
+            for b in bytes {
+                out.append(d[Int(b >> 4)])
+                out.append(d[Int(b & 15)])
+            }
+        }
     }
 }
