@@ -114,6 +114,43 @@ final class RedisRateLimitClientTests: XCTestCase {
         XCTAssertTrue(waitFor(2) { (try? redis.keys())?.isEmpty == true }, "keys outlive a full bucket")
     }
 
+    /// Redis memory is bounded by the clients active within one refill window, not by every
+    /// client ever seen: 20,000 distinct keys (a bucket of 1, refilled in 1 ms) leave almost
+    /// nothing behind. (The local table's bound, 200,000 keys, is RateLimitTableTests'.)
+    func testManyDistinctKeysLeaveRedisNearlyEmpty() throws {
+        let redis = try RedisTestServer()
+        let a = Instance(port: redis.port, timeout: .seconds(5))
+        let c = check(RateLimitPolicy(name: "k", key: .header("Authorization"), rate: 1000, per: .seconds(1), burst: 1))
+        XCTAssertNotNil(a.takeUntilAnswered(c))
+        let total = 20_000
+        let done = DispatchSemaphore(value: 0)
+        let answered = Box<Int>()
+        answered.value = 0
+        let held = Box<RedisRateLimitClient>()
+        held.value = a.client
+        a.worker.queue.async {
+            var next = 0
+            func issue() {
+                guard next < total else { return }
+                var headers = HTTPFields()
+                headers.append("Authorization", "Bearer key-\(next)")
+                next += 1
+                held.value!.take(c, peer: nil, headers: headers, route: "r", trustedProxies: []) { result in
+                    if case .success = result { answered.value! += 1 }
+                    if next == total && answered.value! >= total - 100 { done.signal() }
+                    issue()
+                }
+            }
+            for _ in 0..<64 { issue() }
+        }
+        // Under a minute even on a loaded machine with a debug build.
+        XCTAssertEqual(done.wait(timeout: .now() + 60), .success, "answered \(a.worker.queue.sync { answered.value! })")
+        XCTAssertTrue(waitFor(10) {
+            if case .integer(let n) = try? redis.command(["DBSIZE"]) { return n < 100 }
+            return false
+        }, "keys outlive their buckets")
+    }
+
     func testAFlushedScriptCacheIsReloaded() throws {
         let redis = try RedisTestServer()
         let a = Instance(port: redis.port)
