@@ -4,9 +4,9 @@ import Glibc
 import ErrorNormalizer
 import EventLoop
 import HTTP1
+import Logging
 import ProxyConfig
 import ProxyModel
-import Logging
 import RateLimit
 import RateLimitRedis
 import Router
@@ -154,7 +154,9 @@ final class Exchange: UpstreamConnectionDelegate {
             switch result {
             case .success(let decisions):
                 context.metrics.recordRateLimitStore(result: "ok")
-                if store.markAnswered(workerDown: &context.rateLimitStoreDown) { context.log.notice("rate_limit_store: Redis answers again; limits are shared again") }
+                if store.markAnswered(workerDown: &context.rateLimitStoreDown) {
+                    context.log.notice("rate_limit_store: Redis answers again; limits are shared again")
+                }
                 if apply(check.outcome(decisions)) { proceed() }
             case .failure(let failure):
                 storeFailed(failure, store, check, peer, route, proceed)
