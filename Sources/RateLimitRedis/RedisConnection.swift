@@ -52,9 +52,10 @@ public enum RedisFailure: String, Error, Sendable, Equatable {
 ///
 /// hiredis 0.14.1 has no async timeouts: each command carries a deadline checked by the
 /// worker's deadline tick (`Worker.tickInterval`, 50 ms), so a timeout fires up to one tick
-/// late; a timeout also drops the connection (see `deadlineExpired`). The connection connects lazily on the first command and, once lost, reconnects on
-/// the next command after a back-off (100 ms doubling to 2 s; reset by a successful connect);
-/// commands issued while disconnected fail at once with `.unavailable`.
+/// late; a timeout also drops the connection (see `deadlineExpired`). The connection connects
+/// lazily on the first command and, once lost, reconnects on the next command after a back-off
+/// (100 ms doubling to 2 s; reset by a successful connect); commands issued while disconnected
+/// or backing off fail at once with `.unavailable`.
 public final class RedisConnection: PollTarget, DeadlineTarget {
     public let worker: Worker
     public let host: String
