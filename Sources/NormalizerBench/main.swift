@@ -12,7 +12,7 @@
 // realloc, posix_memalign, aligned_alloc and memalign (forwarding to glibc's __libc_*), and
 // counts calls made by this thread; a figure is the count over 1,000 calls divided by 1,000.
 // Bodies are handed over as the proxy does: already decoded (the gzip vector's plain bytes).
-import CMallocCounter
+import BenchSupport
 import ErrorNormalizer
 import Foundation
 import LenientJSON
@@ -21,14 +21,6 @@ import ProxyModel
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// CPU time of the calling thread, not wall time: on a machine shared with other builds the
-/// time the benchmark waits for a core is not counted (it was most of a wall-clock figure there).
-func nanoseconds() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
-    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-}
 
 struct Vector {
     var name: String
@@ -92,36 +84,6 @@ func parseOnly(_ v: Vector) {
     }
 }
 
-/// Median ns (thread CPU time) per call over `runs` runs, each of enough calls to last ~20 ms.
-func timePerCall(runs: Int, _ body: () -> Void) -> Double {
-    for _ in 0..<1_000 { body() }
-    var iterations = 1_000
-    while true {
-        let t0 = nanoseconds()
-        for _ in 0..<iterations { body() }
-        let elapsed = nanoseconds() - t0
-        if elapsed > 20_000_000 || iterations >= 1 << 24 { break }
-        iterations *= 2
-    }
-    var samples: [Double] = []
-    for _ in 0..<runs {
-        let t0 = nanoseconds()
-        for _ in 0..<iterations { body() }
-        samples.append(Double(nanoseconds() - t0) / Double(iterations))
-    }
-    samples.sort()
-    return samples[samples.count / 2]
-}
-
-/// Allocations and bytes asked for, per call, over 1,000 calls.
-func allocationsPerCall(_ body: () -> Void) -> (calls: Double, bytes: Double) {
-    body()
-    let calls = 1_000
-    let a0 = malloc_counter_allocations(), b0 = malloc_counter_bytes()
-    for _ in 0..<calls { body() }
-    return (Double(malloc_counter_allocations() - a0) / Double(calls), Double(malloc_counter_bytes() - b0) / Double(calls))
-}
-
 let arguments = CommandLine.arguments
 let defaultFixture = "Tests/ErrorNormalizerTests/Fixtures/dialect-vectors.json"
 // `--calls N VECTOR [FIXTURE]`: no timing, only N calls of each measured function on one vector,
@@ -140,13 +102,7 @@ if arguments.count > 3, arguments[1] == "--calls", let calls = Int(arguments[2])
 let runs = arguments.count > 1 ? max(1, Int(arguments[1]) ?? 9) : 9
 let fixturePath = arguments.count > 2 ? arguments[2] : defaultFixture
 let vectors = try loadVectors(fixturePath)
-// A Swift array is allocated by libswiftCore (swift_slowAlloc → malloc): the check that the
-// interposer sees the runtime's calls, not only this file's.
-let before = malloc_counter_allocations()
-sink &+= [Int](repeating: 1, count: Int(sink) + 100).count
-guard malloc_counter_active() != 0, malloc_counter_allocations() > before else {
-    fatalError("the malloc interposer is not in effect; allocation counts would be 0")
-}
+requireMallocCounter()
 
 print("ErrorNormalizer.normalize on \(vectors.count) vectors: median of \(runs) runs of ~20 ms of thread CPU time each; allocations per call over 1,000 calls (interposed malloc)")
 print("| vector | dialect | body B | normalize ns | allocs | alloc B | + render ns | allocs | of which: type checks ns | allocs | JSON parse ns | allocs |")
