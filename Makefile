@@ -1,7 +1,8 @@
 # errata — the two commands: `make run` and `make test`; `make install` for a systemd host.
 # systemd: only for systemd-analyze, which SystemdUnitTests runs on the unit (verify, security).
-# curl: the TLS integration tests' client; ca-certificates: the upstream TLS system trust store.
-APT_PACKAGES := libssl-dev libnghttp2-dev zlib1g-dev libhiredis-dev pkg-config openssl systemd curl ca-certificates
+# redis-server: the shared rate-limit store's tests start their own; curl: the TLS integration tests'
+# client; ca-certificates: the upstream TLS system trust store.
+APT_PACKAGES := libssl-dev libnghttp2-dev zlib1g-dev libhiredis-dev redis-server pkg-config openssl systemd curl ca-certificates
 SWIFT ?= swift
 
 # `make install`: DESTDIR stages into a folder (packaging, tests); PREFIX is where the binary

@@ -4,6 +4,7 @@
 // Module graph (dependencies point one way, downwards):
 //
 //   errata (exe) ─▶ Proxy ─▶ HTTP1, HTTP2, TLS, EventLoop, ProxyConfig, ErrorNormalizer, RateLimit, Router
+//   Proxy ─▶ RateLimitRedis ─▶ EventLoop, RateLimit, CHiredis, CSSL
 //   ProxyConfig ─▶ ErrorNormalizer, RateLimit, Router, ProxyModel, LenientJSON
 //   RateLimit ─▶ ProxyModel
 //   ErrorNormalizer, Router, HTTP1 ─▶ ProxyModel ─▶ LenientJSON
@@ -52,9 +53,12 @@ let package = Package(
         .target(name: "EventLoop", dependencies: ["CSystemShims"], swiftSettings: strict),
         .target(name: "TLS", dependencies: ["CSSL"], swiftSettings: strict),
         .target(name: "HTTP2", dependencies: ["CNGHTTP2", "ProxyModel"], swiftSettings: strict),
+        // The shared rate-limit store: hiredis async on the worker's event loop, a Lua GCRA script.
+        .target(name: "RateLimitRedis", dependencies: ["EventLoop", "RateLimit", "ProxyModel", "CHiredis", "CSSL"],
+                swiftSettings: strict),
         .target(name: "Proxy",
                 dependencies: ["EventLoop", "HTTP1", "HTTP2", "TLS", "ProxyConfig", "ProxyModel",
-                               "ErrorNormalizer", "RateLimit", "Router", "CZlib",
+                               "ErrorNormalizer", "RateLimit", "RateLimitRedis", "Router", "CZlib",
                                .product(name: "Logging", package: "swift-log"),
                                .product(name: "Prometheus", package: "swift-prometheus")],
                 swiftSettings: strict),
@@ -73,12 +77,20 @@ let package = Package(
         .target(name: "HTTPTestClient", dependencies: ["CZlib"], swiftSettings: strict),
         // An HTTP/2 client on libnghttp2's client session (bytes alone, or over a socket); only tests use it.
         .target(name: "HTTP2TestClient", dependencies: ["CNGHTTP2", "HTTPTestClient"], swiftSettings: strict),
+        // A real redis-server on a free loopback port, and raw RESP queries; only tests use it.
+        .target(name: "RedisTestServer", dependencies: ["HTTPTestClient"], swiftSettings: strict),
         // Benchmark: full TLS handshakes per second between two in-memory engines.
         .executableTarget(name: "TLSBench", dependencies: ["TLS"], swiftSettings: strict),
         // Benchmark: ns and allocations per ErrorNormalizer.normalize call on each acceptance vector;
         // CMallocCounter interposes malloc & co. to count the allocations (only this binary links it).
         .target(name: "CMallocCounter"),
-        .executableTarget(name: "NormalizerBench", dependencies: ["ErrorNormalizer", "ProxyModel", "LenientJSON", "CMallocCounter"],
+        .target(name: "BenchSupport", dependencies: ["CMallocCounter"], swiftSettings: strict),
+        .executableTarget(name: "NormalizerBench", dependencies: ["ErrorNormalizer", "ProxyModel", "LenientJSON", "BenchSupport"],
+                          swiftSettings: strict),
+        // Benchmark: ns and allocations per local rate-limit check; `redis PORT`: shared-store
+        // checks per second through one instance's workers.
+        .executableTarget(name: "RateLimitBench", dependencies: ["RateLimit", "RateLimitRedis", "EventLoop", "ProxyModel",
+                                                                 "BenchSupport"],
                           swiftSettings: strict),
         // libFuzzer target for the normalizer. `make fuzz` builds it with -DFUZZING and the fuzzer
         // flags (own scratch path); a plain build makes it a replayer of saved inputs instead.
@@ -96,11 +108,14 @@ let package = Package(
         .testTarget(name: "LegacyDemoTests", dependencies: ["LegacyDemo", "HTTPTestClient", "CZlib"]),
         .testTarget(name: "IntegrationTests",
                     dependencies: ["Proxy", "ProxyConfig", "ProxyModel", "Router", "LegacyDemo", "HTTPTestClient",
-                                   "HTTP2TestClient", "EventLoop", "ErrorNormalizer", "RateLimit", "TLS",
+                                   "HTTP2TestClient", "EventLoop", "ErrorNormalizer", "RateLimit", "RateLimitRedis",
+                                   "RedisTestServer", "TLS",
                                    .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ProxyConfigTests", dependencies: ["ProxyConfig", "ProxyModel", "Router", "RateLimit"]),
         .testTarget(name: "RouterTests", dependencies: ["Router"]),
         .testTarget(name: "RateLimitTests", dependencies: ["RateLimit", "ProxyModel"]),
+        .testTarget(name: "RateLimitRedisTests", dependencies: ["RateLimitRedis", "RateLimit", "EventLoop", "ProxyModel",
+                                                                "RedisTestServer"]),
         .testTarget(name: "ErrorNormalizerTests", dependencies: ["ErrorNormalizer", "ProxyModel", "LenientJSON"],
                     resources: [.copy("Fixtures")]),
     ]

@@ -48,3 +48,35 @@ JSON
 }
 
 wait_port() { for _ in $(seq 300); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+
+# cpu_of PID: CPU seconds (user+system) of a process and its threads, from /proc.
+cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{print ($14+$15)/hz}' "/proc/$1/stat"; }
+
+# to_ms VALUE: a wrk latency (12.3us, 4.5ms, 1.2s) in milliseconds.
+to_ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) { sub(/us/,"",v); print v/1000 } else if (v ~ /ms$/) { sub(/ms/,"",v); print v+0 } else if (v ~ /s$/) { sub(/s/,"",v); print v*1000 } else print v }'; }
+
+# measure NAME URL PID [WRK_ARGS…]: one wrk run (one thread on LOAD_CPU, keep-alive, CONNECTIONS
+# connections, DURATION s) → "NAME rps p50ms p99ms requests_per_CPU_second_of_PID socket_errors non2xx"
+measure() {
+  local name=$1 url=$2 pid=$3 before after out rps p50 p99 errors non2xx
+  shift 3
+  before=$(cpu_of "$pid")
+  out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" "$url" 2>&1)
+  after=$(cpu_of "$pid")
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  p50=$(awk '$1=="50%" {print $2}' <<<"$out")
+  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+  errors=$(awk '/Socket errors/ {gsub(/,/,""); print $4+$6+$8+$10}' <<<"$out")
+  non2xx=$(awk '/Non-2xx/ {print $5}' <<<"$out")
+  echo "$name $rps $(to_ms "$p50") $(to_ms "$p99") $(awk -v r="$rps" -v d="$DURATION" -v a="$after" -v b="$before" 'BEGIN { if (a > b) printf "%.0f", r*d/(a-b); else print "nan" }') ${errors:-0} ${non2xx:-0}"
+}
+
+# start_upstream_and_errata: nginx on $WORK/upstream.conf (LOAD_CPU) and errata on $WORK/errata.json
+# (PROXY_CPU), pids in $WORK; returns once UP_PORT and ERRATA_PORT accept connections.
+start_upstream_and_errata() {
+  taskset -c "$LOAD_CPU" nginx -c "$WORK/upstream.conf" -p "$WORK" 2>/dev/null & echo $! > "$WORK/up.pid"
+  taskset -c "$PROXY_CPU" "${ERRATA_BIN:-.build/release/errata}" --config "$WORK/errata.json" >/dev/null 2>"$WORK/errata.err" &
+  echo $! > "$WORK/errata.pid"
+  wait_port "$UP_PORT" || { echo "the nginx upstream did not start:" >&2; cat "$WORK/up-error.log" >&2; exit 1; }
+  wait_port "$ERRATA_PORT" || { echo "errata did not start (is port $ERRATA_PORT still taken?):" >&2; cat "$WORK/errata.err" >&2; exit 1; }
+}

@@ -9,6 +9,7 @@
 #
 #   bench/normalize.sh                # defaults: 5 rounds × 10 s, 64 connections
 #   ROUNDS=3 DURATION=5 bench/normalize.sh
+#   UP_PORT=28080 ERRATA_PORT=28081 ERRATA_BIN=/tmp/errata-before bench/normalize.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-5}
@@ -16,7 +17,9 @@ DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-64}
 PROXY_CPU=${PROXY_CPU:-1}
 LOAD_CPU=${LOAD_CPU:-0}
-UP_PORT=18080 ERRATA_PORT=18081
+UP_PORT=${UP_PORT:-18080} ERRATA_PORT=${ERRATA_PORT:-18081}
+# ERRATA_BIN: another build to measure (e.g. a copy of an earlier commit's release binary).
+ERRATA_BIN=${ERRATA_BIN:-.build/release/errata}
 VECTORS=Tests/ErrorNormalizerTests/Fixtures/dialect-vectors.json
 VECTOR=002-nested-status_envelope
 
@@ -65,11 +68,7 @@ config["upstreams"]["app"]["dialect"] = name
 json.dump(config, open(f"{work}/errata.json", "w"))
 PY
 
-taskset -c "$LOAD_CPU" nginx -c "$WORK/upstream.conf" -p "$WORK" 2>/dev/null & echo $! > "$WORK/up.pid"
-taskset -c "$PROXY_CPU" .build/release/errata --config "$WORK/errata.json" >/dev/null 2>"$WORK/errata.err" &
-echo $! > "$WORK/errata.pid"
-wait_port "$UP_PORT" || { echo "the nginx upstream did not start:" >&2; cat "$WORK/up-error.log" >&2; exit 1; }
-wait_port "$ERRATA_PORT" || { echo "errata did not start (is port $ERRATA_PORT still taken?):" >&2; cat "$WORK/errata.err" >&2; exit 1; }
+start_upstream_and_errata
 
 # The two answers, before any timing: the canonical error, and the 200 byte for byte.
 check() { # path status expected-body-file
@@ -85,20 +84,8 @@ echo "upstream /error: 400 $(cat "$WORK/error.body") ($(wc -c < "$WORK/error.bod
 check /error 400 "$WORK/expected.body"
 check /ok 200 "$WORK/ok.body"
 
-cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{print ($14+$15)/hz}' "/proc/$1/stat"; }
-to_ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) { sub(/us/,"",v); print v/1000 } else if (v ~ /ms$/) { sub(/ms/,"",v); print v+0 } else if (v ~ /s$/) { sub(/s/,"",v); print v*1000 } else print v }'; }
-
-run_one() { # name path → "name rps p50ms p99ms req_per_errata_cpu_s socket_errors"
-  local pid before after out rps p50 p99 errors
-  pid=$(cat "$WORK/errata.pid")
-  before=$(cpu_of "$pid")
-  out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "http://127.0.0.1:$ERRATA_PORT$2" 2>&1)
-  after=$(cpu_of "$pid")
-  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-  p50=$(awk '$1=="50%" {print $2}' <<<"$out")
-  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
-  errors=$(awk '/Socket errors/ {gsub(/,/,""); print $4+$6+$8+$10}' <<<"$out")
-  echo "$1 $rps $(to_ms "$p50") $(to_ms "$p99") $(awk -v r="$rps" -v d="$DURATION" -v a="$after" -v b="$before" 'BEGIN { if (a > b) printf "%.0f", r*d/(a-b); else print "nan" }') ${errors:-0}"
+run_one() { # name path → measure's line
+  measure "$1" "http://127.0.0.1:$ERRATA_PORT$2" "$(cat "$WORK/errata.pid")"
 }
 
 RESULTS="$WORK/results"
@@ -112,22 +99,4 @@ for round in $(seq "$ROUNDS"); do
   echo "round $round done" >&2
 done
 
-python3 - "$RESULTS" <<'PY'
-import statistics, sys
-rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
-by = {}
-for name, rps, p50, p99, per_cpu, errors in rows:
-    by.setdefault(name, []).append((float(rps), float(p50), float(p99), float(per_cpu), int(errors)))
-print(f"{'':8} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'req/CPU-s':>10} {'sock err':>8}   (medians of {len(by['pass'])} rounds)")
-med = {}
-for n in ("pass", "rewrite"):
-    cols = list(zip(*by[n]))
-    med[n] = [statistics.median(c) for c in cols[:4]] + [sum(cols[4])]
-    r = med[n]
-    print(f"{n:8} {r[0]:10.0f} {r[1]:8.2f} {r[2]:8.2f} {r[3]:10.0f} {r[4]:8d}")
-ratios = [rw[0] / p[0] for p, rw in zip(by["pass"], by["rewrite"])]
-print("per-round rewrite/pass req/s: " + ", ".join(f"{x:.2f}" for x in ratios))
-ratio = med["rewrite"][0] / med["pass"][0]
-print(f"rewrite/pass: req/s {ratio:.2f}x (target >= 0.9x: {'met' if ratio >= 0.9 else 'NOT met'}), "
-      f"req/CPU-s {med['rewrite'][3] / med['pass'][3]:.2f}x, p99 {med['rewrite'][2] / med['pass'][2]:.2f}x")
-PY
+python3 bench/compare.py "$RESULTS" pass rewrite 0.9

@@ -5,6 +5,7 @@
 #include <openssl/bio.h>
 #include <openssl/x509v3.h>
 #include <openssl/pem.h>
+#include <openssl/sha.h>
 
 /* OpenSSL macros Swift cannot import, as static inline functions. */
 static inline long errata_SSL_CTX_set_min_proto_version(SSL_CTX *ctx, int version) { return SSL_CTX_set_min_proto_version(ctx, version); }

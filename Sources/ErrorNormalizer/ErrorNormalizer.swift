@@ -30,13 +30,14 @@ public enum ErrorNormalizer {
     /// or 502. 1xx, 204, 304 and `application/grpc` pass through.
     public static func normalize(status: Int, contentType: String?, body: some Collection<UInt8>,
                                  dialect: Dialect) -> NormalizationResult {
-        guard mayRewrite(status: status), !MediaType.isGRPC(contentType) else { return .passThrough }
+        let mediaType = MediaType.classify(contentType)
+        guard mayRewrite(status: status), !mediaType.contains(.grpc) else { return .passThrough }
         if status >= 400 && status <= 599 {
-            let document = MediaType.mayBeJSONError(contentType) ? parse(body) : nil
+            let document = mediaType.mayBeJSONError ? parse(body) : nil
             guard let document else { return .rewrite(status: status, error: CanonicalError(status: status), outcome: .unreadable) }
             return read(document, status: status, dialect: dialect, matchedErrorWhen: false)
         }
-        guard let errorWhen = dialect.errorWhen, MediaType.isJSON(contentType),
+        guard let errorWhen = dialect.errorWhen, mediaType.contains(.json),
               errorWhen.statuses.contains(where: { $0.contains(status) }),
               let document = parse(body), errorWhen.matches(status: status, document: document) else {
             return .passThrough
@@ -119,33 +120,5 @@ extension FieldRule {
     private func take(_ value: JSONValue, for field: DialectCompiler.Field) -> String? {
         guard let text = FieldValues.text(of: value, for: field, map: map, join: join) else { return nil }
         return FieldValues.usable(map[text] ?? text, for: field)
-    }
-}
-
-/// Media-type checks on a `Content-Type` value (parameters and case ignored).
-public enum MediaType {
-    public static func essence(_ contentType: String?) -> Substring? {
-        guard let contentType else { return nil }
-        let type = contentType.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-        return Substring(type.trimmingSpaces().lowercased())
-    }
-
-    /// `application/grpc`, `application/grpc+proto` and the gRPC-Web types: errors live in trailers.
-    public static func isGRPC(_ contentType: String?) -> Bool {
-        guard let type = essence(contentType) else { return false }
-        return type == "application/grpc" || type.hasPrefix("application/grpc+") || type.hasPrefix("application/grpc-web")
-    }
-
-    /// `application/json`, `text/json`, or any `+json` type.
-    public static func isJSON(_ contentType: String?) -> Bool {
-        guard let type = essence(contentType) else { return false }
-        return type == "application/json" || type == "text/json" || type.hasSuffix("+json")
-    }
-
-    /// Whether an error body may be JSON worth parsing: a JSON type, no `Content-Type` at all,
-    /// or `text/plain` (legacy servers mislabel JSON). HTML and other types are never read.
-    public static func mayBeJSONError(_ contentType: String?) -> Bool {
-        guard let type = essence(contentType), !type.isEmpty else { return true }
-        return isJSON(contentType) || type == "text/plain"
     }
 }

@@ -77,6 +77,7 @@ public final class Poller: @unchecked Sendable {
     }
 
     deinit {
+        source?.cancel()
         tokens.deallocate()
         events.deallocate()
     }
@@ -137,7 +138,9 @@ public final class Poller: @unchecked Sendable {
     private func activateIfNeeded() {
         guard source == nil else { return }
         let source = DispatchSource.makeReadSource(fileDescriptor: epfd, queue: queue)
-        source.setEventHandler { [unowned self] in deliverReady() }
+        // Weak: a worker torn down with descriptors still ready (tests drop whole workers) must not
+        // find a freed poller when an event already on its way runs.
+        source.setEventHandler { [weak self] in self?.deliverReady() }
         self.source = source
         source.activate()
     }

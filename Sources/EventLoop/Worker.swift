@@ -62,7 +62,7 @@ public final class Worker: @unchecked Sendable {
         queue.async { [self] in
             let timer = DispatchSource.makeTimerSource(queue: queue)
             timer.schedule(deadline: .now() + tickInterval, repeating: tickInterval, leeway: .milliseconds(5))
-            timer.setEventHandler { [unowned self] in self.tick() }
+            timer.setEventHandler { [weak self] in self?.tick() }
             timer.activate()
             tickTimer = timer
         }

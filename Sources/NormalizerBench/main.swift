@@ -4,14 +4,15 @@
 // that are public: its Content-Type checks and the JSON parse (the rest is the dialect reading
 // the parsed body and the CanonicalError fallbacks). Usage, from the repository root:
 //   swift run -c release NormalizerBench [RUNS] [FIXTURE]
-// RUNS timed runs per vector (default 9) of ~20 ms each; the median is printed. FIXTURE
+// RUNS timed runs per vector (default 9) of ~20 ms of this thread's CPU time each; the median
+// is printed. FIXTURE
 // defaults to Tests/ErrorNormalizerTests/Fixtures/dialect-vectors.json.
 //
 // Allocations are counted for real: the CMallocCounter target interposes malloc, calloc,
 // realloc, posix_memalign, aligned_alloc and memalign (forwarding to glibc's __libc_*), and
 // counts calls made by this thread; a figure is the count over 1,000 calls divided by 1,000.
 // Bodies are handed over as the proxy does: already decoded (the gzip vector's plain bytes).
-import CMallocCounter
+import BenchSupport
 import ErrorNormalizer
 import Foundation
 import LenientJSON
@@ -20,12 +21,6 @@ import ProxyModel
 #if canImport(Glibc)
 import Glibc
 #endif
-
-func nanoseconds() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-}
 
 struct Vector {
     var name: String
@@ -89,49 +84,27 @@ func parseOnly(_ v: Vector) {
     }
 }
 
-/// Median ns per call over `runs` runs, each of enough calls to last ~20 ms.
-func timePerCall(runs: Int, _ body: () -> Void) -> Double {
-    for _ in 0..<1_000 { body() }
-    var iterations = 1_000
-    while true {
-        let t0 = nanoseconds()
-        for _ in 0..<iterations { body() }
-        let elapsed = nanoseconds() - t0
-        if elapsed > 20_000_000 || iterations >= 1 << 24 { break }
-        iterations *= 2
-    }
-    var samples: [Double] = []
-    for _ in 0..<runs {
-        let t0 = nanoseconds()
-        for _ in 0..<iterations { body() }
-        samples.append(Double(nanoseconds() - t0) / Double(iterations))
-    }
-    samples.sort()
-    return samples[samples.count / 2]
-}
-
-/// Allocations and bytes asked for, per call, over 1,000 calls.
-func allocationsPerCall(_ body: () -> Void) -> (calls: Double, bytes: Double) {
-    body()
-    let calls = 1_000
-    let a0 = malloc_counter_allocations(), b0 = malloc_counter_bytes()
-    for _ in 0..<calls { body() }
-    return (Double(malloc_counter_allocations() - a0) / Double(calls), Double(malloc_counter_bytes() - b0) / Double(calls))
-}
-
 let arguments = CommandLine.arguments
-let runs = arguments.count > 1 ? max(1, Int(arguments[1]) ?? 9) : 9
-let fixturePath = arguments.count > 2 ? arguments[2] : "Tests/ErrorNormalizerTests/Fixtures/dialect-vectors.json"
-let vectors = try loadVectors(fixturePath)
-// A Swift array is allocated by libswiftCore (swift_slowAlloc → malloc): the check that the
-// interposer sees the runtime's calls, not only this file's.
-let before = malloc_counter_allocations()
-sink &+= [Int](repeating: 1, count: Int(sink) + 100).count
-guard malloc_counter_active() != 0, malloc_counter_allocations() > before else {
-    fatalError("the malloc interposer is not in effect; allocation counts would be 0")
+let defaultFixture = "Tests/ErrorNormalizerTests/Fixtures/dialect-vectors.json"
+// `--calls N VECTOR [FIXTURE]`: no timing, only N calls of each measured function on one vector,
+// for an instruction counter (`valgrind --tool=callgrind` on a copy stripped of its DWARF 5
+// debug info, which valgrind 3.19 cannot read): inclusive instructions of `normalizeOnce`,
+// `normalizeAndRender` and `contentTypeChecks` divided by N are per-call figures that do not
+// depend on how loaded the machine is. See bench/normalizer-instructions.sh.
+if arguments.count > 3, arguments[1] == "--calls", let calls = Int(arguments[2]) {
+    let vectors = try loadVectors(arguments.count > 4 ? arguments[4] : defaultFixture)
+    guard let v = vectors.first(where: { $0.name == arguments[3] }) else { fatalError("no vector \(arguments[3])") }
+    for _ in 0..<calls { normalizeOnce(v) }
+    for _ in 0..<calls { normalizeAndRender(v) }
+    for _ in 0..<calls { contentTypeChecks(v) }
+    exit(sink == 42 ? 1 : 0)
 }
+let runs = arguments.count > 1 ? max(1, Int(arguments[1]) ?? 9) : 9
+let fixturePath = arguments.count > 2 ? arguments[2] : defaultFixture
+let vectors = try loadVectors(fixturePath)
+requireMallocCounter()
 
-print("ErrorNormalizer.normalize on \(vectors.count) vectors: median of \(runs) runs of ~20 ms each; allocations per call over 1,000 calls (interposed malloc)")
+print("ErrorNormalizer.normalize on \(vectors.count) vectors: median of \(runs) runs of ~20 ms of thread CPU time each; allocations per call over 1,000 calls (interposed malloc)")
 print("| vector | dialect | body B | normalize ns | allocs | alloc B | + render ns | allocs | of which: type checks ns | allocs | JSON parse ns | allocs |")
 print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 var typical: [(ns: Double, allocs: Double, renderNS: Double, renderAllocs: Double)] = []

@@ -4,15 +4,18 @@ import Glibc
 import ErrorNormalizer
 import EventLoop
 import HTTP1
+import Logging
 import ProxyConfig
 import ProxyModel
 import RateLimit
+import RateLimitRedis
 import Router
 
 /// One request and its response, through named phases (Pingora's lifecycle):
 ///
 /// 1. `requestFilter` — target normalization, routing (404), body limit (413);
-/// 2. `rateLimitFilter` — the route's token buckets (429);
+/// 2. `rateLimitFilter` — the route's token buckets (429), local or in the shared store (the
+///    exchange then waits for Redis's answer without blocking the worker; 503 under `deny`);
 /// 3. `connectToUpstream` — pool, round robin, passive health, retries (502/503/504);
 /// 4. `sendRequest` — the rewritten head, then the body streamed with backpressure;
 /// 5. `responseFilter` — the upstream head, hop-by-hop removal, then the body streamed; an
@@ -110,7 +113,11 @@ final class Exchange: UpstreamConnectionDelegate {
         if case .length(let n) = requestBody, n > config.snapshot.limits.requestBodyBytes {
             return failToProxy(ProxyError(.payloadTooLarge))
         }
-        guard rateLimitFilter(route) else { return }
+        rateLimitFilter(route) { [self] in forward(route, target: target) }
+    }
+
+    /// The rest of the request filter once the rate limits let the request through.
+    private func forward(_ route: Route, target: RequestTarget) {
         guard let upstreamConfig = config.snapshot.upstreams[route.upstream] else {
             return failToProxy(ProxyError(.routeNotFound))
         }
@@ -128,16 +135,66 @@ final class Exchange: UpstreamConnectionDelegate {
     /// Takes a token from each of the route's buckets in order; the first empty one answers 429
     /// with `Retry-After`. Allowed responses of a limited route carry the RateLimit fields too.
     /// Tokens are not refunded when the upstream request later fails: a failing upstream is
-    /// protected by the limit as much as a healthy one. Returns whether the request goes on.
-    private func rateLimitFilter(_ route: Route) -> Bool {
-        guard let check = config.rateLimitChecks[route.name] else { return true }
-        let outcome = check.check(peer: IPAddress(client), headers: request.fields, route: route.name,
-                                  trustedProxies: config.snapshot.trustedProxies, now: Worker.now())
+    /// protected by the limit as much as a healthy one. Calls `proceed` when the request goes
+    /// on — at once with local buckets, after Redis answered with a shared store.
+    private func rateLimitFilter(_ route: Route, proceed: @escaping () -> Void) {
+        guard let check = config.rateLimitChecks[route.name] else { return proceed() }
+        let peer = IPAddress(client)
+        guard let store = config.rateLimitStore else {
+            if apply(localCheck(check, peer: peer, route: route)) { proceed() }
+            return
+        }
+        guard let host = store.host else { return storeFailed(.unavailable, store, check, peer, route, proceed) }
+        context.rateLimitClient(for: store, host: host).take(
+            check, peer: peer, headers: request.fields, route: route.name,
+            trustedProxies: config.snapshot.trustedProxies
+        ) { [self] result in
+            // The client may have gone while Redis was answering.
+            guard phase != .done else { return }
+            switch result {
+            case .success(let decisions):
+                context.metrics.recordRateLimitStore(result: "ok")
+                if store.markAnswered(workerDown: &context.rateLimitStoreDown) {
+                    context.log.notice("rate_limit_store: Redis answers again; limits are shared again")
+                }
+                if apply(check.outcome(decisions)) { proceed() }
+            case .failure(let failure):
+                storeFailed(failure, store, check, peer, route, proceed)
+            }
+        }
+    }
+
+    private func localCheck(_ check: RateLimitCheck, peer: IPAddress?, route: Route) -> RateLimitOutcome {
+        // The exchange's start time: no second clock read for the limit.
+        check.check(peer: peer, headers: request.fields, route: route.name,
+                    trustedProxies: config.snapshot.trustedProxies, now: startedAt)
+    }
+
+    /// The shared store gave no decision: `on_failure` decides (`local`: this instance's own
+    /// buckets; `allow`: no limit; `deny`: 503). An outage is logged once per process (when the
+    /// first worker sees it), and its end once (when the last worker is answered again).
+    private func storeFailed(_ failure: RateLimitStoreFailure, _ store: SharedRateLimitStore, _ check: RateLimitCheck,
+                             _ peer: IPAddress?, _ route: Route, _ proceed: () -> Void) {
+        context.metrics.recordRateLimitStore(result: failure.rawValue)
+        let onFailure = store.config.onFailure
+        if store.markFailed(workerDown: &context.rateLimitStoreDown) {
+            context.log.warning("rate_limit_store: Redis gives no answer; on_failure applies until it does",
+                                metadata: ["reason": "\(failure.rawValue)", "on_failure": "\(onFailure.rawValue)"])
+        }
+        switch onFailure {
+        case .local: if apply(localCheck(check, peer: peer, route: route)) { proceed() }
+        case .allow: proceed()
+        case .deny: failToProxy(ProxyError(.rateLimitUnavailable, details: "rate limit store \(failure.rawValue)"))
+        }
+    }
+
+    /// Renders `outcome` (RateLimit fields; 429 when denied); returns whether the request goes on.
+    private func apply(_ outcome: RateLimitOutcome) -> Bool {
         if let policy = outcome.policyField, let limit = outcome.limitField {
             addedResponseFields.append("RateLimit-Policy", policy)
             addedResponseFields.append("RateLimit", limit)
         }
-        context.metrics.recordRateLimit(policy: outcome.results.last?.name, allowed: outcome.isAllowed)
+        context.metrics.recordRateLimit(policy: outcome.decidingPolicy, allowed: outcome.isAllowed)
         guard let retryAfter = outcome.retryAfterSeconds else { return true }
         addedResponseFields.append("Retry-After", String(retryAfter))
         failToProxy(ProxyError(.rateLimited, message: outcome.message ?? "Rate limit exceeded."))
@@ -366,10 +423,13 @@ final class Exchange: UpstreamConnectionDelegate {
         context.metrics.recordUpstreamError(upstream: pool.config.name, dialect: name, outcome: outcome)
     }
 
+    /// The upstream fields that describe the body or its handling, which a rewritten error replaces.
+    private static let fieldsReplacedByRewrite = ["Content-Type", "Content-Length", "Content-Encoding",
+                                                  "Transfer-Encoding", "ETag", "Proxy-Status"]
+
     /// Sends the held response normalized (or, when the dialect lets it pass, as it came).
     private func sendNormalized(oversized: Bool) {
-        guard let held = heldError else { return }
-        heldError = nil
+        guard let held = heldError.take() else { return }
         let status = held.head.status
         let contentType = held.head.fields.first("Content-Type")
         let result: NormalizationResult
@@ -400,9 +460,7 @@ final class Exchange: UpstreamConnectionDelegate {
             case .rewritten: recordUpstreamError(.rewritten, dialect: held.dialect)
             case .unreadable: recordUpstreamError(.unreadable, dialect: held.dialect)
             }
-            for replaced in ["Content-Type", "Content-Length", "Content-Encoding", "Transfer-Encoding", "ETag", "Proxy-Status"] {
-                fields.remove(replaced)
-            }
+            fields.remove(anyOf: Self.fieldsReplacedByRewrite)
             let rendered = error.render(status: newStatus, options: config.snapshot.errors.render,
                                         accept: request.fields.first("Accept"))
             fields.append("Content-Type", rendered.contentType)

@@ -57,6 +57,7 @@ public final class ProxyMetrics: Sendable {
         static var upstreamErrors: MetricNameDescriptor { errata("upstream_errors", "total", "Upstream error responses by upstream, dialect and outcome (rewritten; unreadable: rewritten from the status alone; passed_through).") }
         static var synthesized: MetricNameDescriptor { errata("synthesized_errors", "total", "Errors errata answered itself, by canonical code.") }
         static var rateLimits: MetricNameDescriptor { errata("rate_limit_decisions", "total", "Rate-limit decisions by the policy that decided (the denying one, or the route's last).") }
+        static var rateLimitStore: MetricNameDescriptor { errata("rate_limit_store", "total", "Checks sent to the shared rate-limit store by result (ok; unavailable, timeout, error: on_failure decided).") }
         static var reloads: MetricNameDescriptor { errata("config_reloads", "total", "Config reloads by result.") }
         static var tlsHandshakes: MetricNameDescriptor { errata("tls_handshakes", "total", "TLS handshakes on listeners by result (failure: refused, broken, timed out, or the client left before it completed).") }
         static var openConnections: MetricNameDescriptor { errata("open_connections", "", "Client connections open now.") }
@@ -96,6 +97,7 @@ final class WorkerMetrics {
     /// Process-wide (no `worker` label: the series exist from the start, label set fixed).
     private let tlsHandshakeSucceeded: Counter
     private let tlsHandshakeFailed: Counter
+    private var rateLimitStore: [String: Counter] = [:]
 
     init(metrics: ProxyMetrics, worker: Int) {
         registry = metrics.registry
@@ -145,6 +147,11 @@ final class WorkerMetrics {
         cached(&rateLimits, PolicyKey(policy: policy, allowed: allowed)) {
             counter(ProxyMetrics.Metric.rateLimits, [("policy", policy), ("decision", allowed ? "allowed" : "limited")])
         }.increment()
+    }
+
+    /// A check sent to the shared store: `ok`, or why it gave no decision.
+    func recordRateLimitStore(result: String) {
+        cached(&rateLimitStore, result) { counter(ProxyMetrics.Metric.rateLimitStore, [("result", result)]) }.increment()
     }
 
     /// The series cached under `key`, made (and cached) the first time.

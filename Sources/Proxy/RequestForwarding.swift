@@ -17,9 +17,7 @@ enum RequestForwarding {
                              scheme: String, requestID: String, snapshot: ConfigSnapshot) -> [UInt8] {
         var fields = request.fields
         HopByHop.remove(from: &fields)
-        fields.removeAll { field in
-            ["Content-Length", "Expect", "X-Request-Id"].contains { HTTPFields.equalsIgnoringCase(field.name, $0) }
-        }
+        fields.remove(anyOf: ["Content-Length", "Expect", "X-Request-Id"])
         let trusted = snapshot.isTrustedProxy(client)
         let forwardedFor = fields.all("X-Forwarded-For")
         fields.remove("X-Forwarded-For")

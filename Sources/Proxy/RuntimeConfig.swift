@@ -24,6 +24,9 @@ public final class RuntimeConfig: Sendable {
     /// The snapshot's TLS contexts, or (`.failure`) why they could not be built: the server
     /// refuses to start on, or reload to, such a config.
     let tls: Result<TLSContextSet, ConfigErrors>
+    /// `rate_limit_store`: buckets in Redis shared across instances (nil: local buckets only).
+    /// Kept across a reload that leaves its config unchanged (connections and outage state stay).
+    let rateLimitStore: SharedRateLimitStore?
 
     /// Resolves every server name with getaddrinfo. It blocks: call it off the workers.
     ///
@@ -40,12 +43,20 @@ public final class RuntimeConfig: Sendable {
                 }
             }
         }
+        var store: SharedRateLimitStore?
+        if let storeConfig = snapshot.rateLimitStore {
+            if let kept = previous?.rateLimitStore, kept.config == storeConfig {
+                store = kept
+            } else {
+                store = SharedRateLimitStore(resolving: storeConfig)
+            }
+        }
         return RuntimeConfig(snapshot: snapshot, generation: generation, addresses: addresses,
-                             previousLimiter: previous?.rateLimiter)
+                             previousLimiter: previous?.rateLimiter, rateLimitStore: store)
     }
 
     init(snapshot: ConfigSnapshot, generation: Int, addresses: [HostPort: [SocketAddress]],
-         previousLimiter: RateLimiter? = nil) {
+         previousLimiter: RateLimiter? = nil, rateLimitStore: SharedRateLimitStore? = nil) {
         self.snapshot = snapshot
         self.generation = generation
         self.addresses = addresses
@@ -60,5 +71,6 @@ public final class RuntimeConfig: Sendable {
         self.rateLimiter = limiter
         self.rateLimitChecks = checks
         self.tls = TLSContextSet.build(snapshot)
+        self.rateLimitStore = rateLimitStore
     }
 }

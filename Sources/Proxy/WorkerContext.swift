@@ -2,6 +2,7 @@ import EventLoop
 import Logging
 import ProxyConfig
 import TLS
+import RateLimitRedis
 
 /// Everything one worker owns: its current config, its upstream pools, its client connections
 /// and its access log.
@@ -12,6 +13,9 @@ final class WorkerContext: @unchecked Sendable {
     let worker: Worker
     private(set) var config: RuntimeConfig
     private var pools: [String: UpstreamPool] = [:]
+    private var rateLimitClient: (store: SharedRateLimitStore, client: RedisRateLimitClient)?
+    /// Whether this worker's last check with its store failed (`SharedRateLimitStore.markFailed`).
+    var rateLimitStoreDown = false
     private var clients: [ObjectIdentifier: any ClientConnection] = [:]
     private var recentlyClosed: [any ClientConnection] = []
     let accessLog: AccessLog
@@ -115,6 +119,17 @@ final class WorkerContext: @unchecked Sendable {
         return pool
     }
 
+    /// This worker's connection to `store` (made on first use; one of an older store is closed).
+    func rateLimitClient(for store: SharedRateLimitStore, host: String) -> RedisRateLimitClient {
+        if let current = rateLimitClient, current.store === store { return current.client }
+        rateLimitClient?.client.close()
+        rateLimitStoreDown = false
+        let client = RedisRateLimitClient(worker: worker, host: host, port: store.config.redis.port,
+                                          timeout: store.config.timeout)
+        rateLimitClient = (store, client)
+        return client
+    }
+
     /// Requests that start from now on use `config`; pools of upstreams that changed or vanished retire.
     func apply(_ config: RuntimeConfig) {
         worker.assertOnQueue()
@@ -138,6 +153,8 @@ final class WorkerContext: @unchecked Sendable {
         worker.assertOnQueue()
         for conn in Array(clients.values) { conn.closeNow() }
         for pool in pools.values { pool.retire() }
+        rateLimitClient?.client.close()
+        rateLimitClient = nil
         accessLog.flush()
     }
 }

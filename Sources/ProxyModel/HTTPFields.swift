@@ -88,23 +88,31 @@ public struct HTTPFields: Sendable, Equatable, Sequence, ExpressibleByDictionary
         entries.removeAll(where: predicate)
     }
 
+    /// Removes every field named one of `names`, keeping the rest in order.
+    public mutating func remove(anyOf names: [String]) {
+        removeAll { field in names.contains { HTTPFields.equalsIgnoringCase(field.name, $0) } }
+    }
+
     /// ASCII case-insensitive comparison (field names are tokens: ASCII only).
     @inlinable
     public static func equalsIgnoringCase(_ a: String, _ b: String) -> Bool {
-        // Most names compared differ in length: answer that before reaching for the bytes.
-        guard a.utf8.count == b.utf8.count else { return false }
-        var a = a, b = b
-        return a.withUTF8 { pa in
-            b.withUTF8 { pb in
-                guard pa.count == pb.count else { return false }
-                for i in 0..<pa.count where pa[i] != pb[i] {
-                    if pa[i] | 0x20 != pb[i] | 0x20 { return false }
-                    let c = pa[i] | 0x20
-                    if c < UInt8(ascii: "a") || c > UInt8(ascii: "z") { return false }
-                }
+        // Lengths first (O(1) for native strings): most names differ there, with no byte read.
+        let ua = a.utf8, ub = b.utf8
+        guard ua.count == ub.count else { return false }
+        @inline(__always) func same(_ x: UInt8, _ y: UInt8) -> Bool {
+            if x == y { return true }
+            let c = x | 0x20
+            return c == y | 0x20 && c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z")
+        }
+        // Native strings: straight over the bytes; bridged ones through the view.
+        let contiguous = ua.withContiguousStorageIfAvailable { pa in
+            ub.withContiguousStorageIfAvailable { pb in
+                for i in 0..<pa.count where !same(pa[i], pb[i]) { return false }
                 return true
             }
         }
+        if let result = contiguous ?? nil { return result }
+        return ua.elementsEqual(ub, by: same)
     }
 
     /// Splits a comma-separated list field value into trimmed, non-empty members. Scans UTF-8

@@ -23,6 +23,8 @@ public struct ProxyError: Error, Sendable, Equatable {
         case notImplemented
         case versionNotSupported
         case rateLimited
+        /// The shared rate-limit store (Redis) gave no decision and `on_failure` is `deny`.
+        case rateLimitUnavailable
         case upstreamConnectFailed(ConnectFailure)
         case upstreamProtocolError
         case upstreamClosed
@@ -55,7 +57,7 @@ public struct ProxyError: Error, Sendable, Equatable {
         case .malformedRequest, .requestTimeout, .payloadTooLarge, .uriTooLong, .headerFieldsTooLarge,
              .notImplemented, .versionNotSupported:
             return .downstream
-        case .routeNotFound, .rateLimited:
+        case .routeNotFound, .rateLimited, .rateLimitUnavailable:
             return .proxy
         default:
             return .upstream
@@ -73,7 +75,7 @@ public struct ProxyError: Error, Sendable, Equatable {
         case .rateLimited: return 429
         case .notImplemented: return 501
         case .upstreamConnectFailed, .upstreamProtocolError, .upstreamClosed: return 502
-        case .upstreamUnavailable: return 503
+        case .upstreamUnavailable, .rateLimitUnavailable: return 503
         case .upstreamTimeout: return 504
         case .versionNotSupported: return 505
         }
@@ -89,6 +91,7 @@ public struct ProxyError: Error, Sendable, Equatable {
         case .uriTooLong: return "uri_too_long"
         case .headerFieldsTooLarge: return "request_header_fields_too_large"
         case .rateLimited: return "rate_limited"
+        case .rateLimitUnavailable: return "rate_limit_unavailable"
         case .notImplemented: return "not_implemented"
         case .upstreamConnectFailed: return "upstream_connect_failed"
         case .upstreamProtocolError: return "upstream_protocol_error"
@@ -107,6 +110,7 @@ public struct ProxyError: Error, Sendable, Equatable {
             return "http_request_error"
         case .routeNotFound: return "destination_not_found"
         case .rateLimited: return "http_request_denied"
+        case .rateLimitUnavailable: return "proxy_internal_error"
         case .upstreamConnectFailed(.refused): return "connection_refused"
         case .upstreamConnectFailed(.nameNotResolved): return "destination_not_found"
         case .upstreamConnectFailed(.tlsProtocol): return "tls_protocol_error"
@@ -141,6 +145,7 @@ public struct ProxyError: Error, Sendable, Equatable {
         case .uriTooLong: return "The request target is longer than this endpoint accepts."
         case .headerFieldsTooLarge: return "The request header fields are larger than this endpoint accepts."
         case .rateLimited: return "Rate limit exceeded."
+        case .rateLimitUnavailable: return "The rate limit for this request could not be checked; try again later."
         case .notImplemented: return "The request uses a transfer coding this proxy does not implement."
         case .upstreamConnectFailed: return "The upstream could not be reached."
         case .upstreamProtocolError: return "The upstream answered with a response that is not valid HTTP."

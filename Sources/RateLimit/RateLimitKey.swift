@@ -63,9 +63,11 @@ public struct RateLimitKey: Sendable, Hashable {
             // Same hash as `header(_:)`, without building the array of values.
             return RateLimitKey(kind: 2) { h in
                 var n = 0
-                for f in headers.entries where HTTPFields.equalsIgnoringCase(f.name, name) {
+                // By index: no copy (and retain) of every field, only of the ones that match.
+                let entries = headers.entries
+                for i in entries.indices where HTTPFields.equalsIgnoringCase(entries[i].name, name) {
                     if n > 0 { h.combine(0 as UInt8) }
-                    h.combine(f.value)
+                    h.combine(entries[i].value)
                     n += 1
                 }
                 if n == 0 { h.combine("") }
@@ -75,9 +77,50 @@ public struct RateLimitKey: Sendable, Hashable {
     }
 
     static func clientIP(peer: IPAddress?, headers: HTTPFields, trustedProxies: [AddressRange]) -> RateLimitKey {
-        guard let peer else { return addressText("") }
+        switch ClientIdentity(peer: peer, headers: headers, trustedProxies: trustedProxies) {
+        case .address(let ip): return .address(ip)
+        case .text(let text): return addressText(text)
+        }
+    }
+
+    /// The key of `policy` as text that is the same in every process (no seed), for a store
+    /// shared across instances: `g` (global), `r:ROUTE`, `h:` + the field's values joined by a
+    /// NUL (`h:` alone when absent), `a:` + the client address, `t:` + an unparsable
+    /// forwarded entry. It holds the raw header value: hash it before it leaves the process.
+    public static func sharedText(policy: RateLimitPolicy.Key, peer: IPAddress?, headers: HTTPFields, route: String,
+                                  trustedProxies: [AddressRange]) -> String {
+        switch policy {
+        case .global: return "g"
+        case .route: return "r:" + route
+        case .header(let name):
+            var text = "h:"
+            var n = 0
+            for f in headers.entries where HTTPFields.equalsIgnoringCase(f.name, name) {
+                if n > 0 { text += "\0" }
+                text += f.value
+                n += 1
+            }
+            return text
+        case .clientIP:
+            switch ClientIdentity(peer: peer, headers: headers, trustedProxies: trustedProxies) {
+            case .address(let ip): return "a:\(ip)"
+            case .text(let text): return "t:" + text
+            }
+        }
+    }
+}
+
+/// Who a `client_ip` policy keys on: the peer, or when the peer is a trusted proxy, the
+/// right-most `X-Forwarded-For` entry that is not (see `RateLimitKey.derive`).
+enum ClientIdentity {
+    case address(IPAddress)
+    /// An entry that is not a bare IP address, or no peer at all (the empty text).
+    case text(Substring)
+
+    init(peer: IPAddress?, headers: HTTPFields, trustedProxies: [AddressRange]) {
+        guard let peer else { self = .text(""); return }
         func trusted(_ ip: IPAddress) -> Bool { trustedProxies.contains { $0.contains(ip) } }
-        guard trusted(peer) else { return .address(peer) }
+        guard trusted(peer) else { self = .address(peer); return }
         var entries: [Substring] = []
         for value in headers.all("X-Forwarded-For") {
             for member in value.split(separator: ",", omittingEmptySubsequences: false) {
@@ -87,10 +130,10 @@ public struct RateLimitKey: Sendable, Hashable {
         }
         var client = peer
         for entry in entries.reversed() {
-            guard let ip = IPAddress(String(entry)) else { return addressText(entry) }
+            guard let ip = IPAddress(String(entry)) else { self = .text(entry); return }
             client = ip
             if !trusted(ip) { break }
         }
-        return .address(client)
+        self = .address(client)
     }
 }

@@ -38,46 +38,74 @@ public final class RateLimiter: Sendable {
 /// The rate limits of one route, compiled: policies in the route's order. `Sendable`; build it
 /// once per route per snapshot.
 public struct RateLimitCheck: Sendable {
-    struct Entry: Sendable {
+    /// A class, so a check copies one reference per policy, not the policy's strings.
+    final class Entry: Sendable {
         let policy: RateLimitPolicy
         let table: RateLimitTable
         let windowSeconds: Int
+        /// This policy's `RateLimit-Policy` member and the start of its `RateLimit` member
+        /// (`"NAME";r=`): the same for every request, rendered once.
+        let policyMember: String
+        let limitMemberPrefix: String
         init(policy: RateLimitPolicy, table: RateLimitTable) {
             self.policy = policy
             self.table = table
             windowSeconds = table.shape.windowSeconds
+            policyMember = RateLimitHeaders.policyMember(name: policy.name, burst: max(1, policy.burst), window: windowSeconds)
+            limitMemberPrefix = RateLimitHeaders.quoted(policy.name) + ";r="
         }
     }
 
     let entries: [Entry]
+    /// `RateLimit-Policy` when every policy was consulted (every allowed request).
+    let fullPolicyField: String
+
+    init(entries: [Entry]) {
+        self.entries = entries
+        fullPolicyField = entries.map(\.policyMember).joined(separator: ", ")
+    }
 
     public var isEmpty: Bool { entries.isEmpty }
+
+    /// The route's policies, in the order they are consulted.
+    public var policies: [RateLimitPolicy] { entries.map(\.policy) }
 
     /// Takes one token from each policy's bucket, in order; the first empty bucket denies and
     /// the policies after it are not consulted. Tokens already taken by earlier policies stay
     /// taken (CONFIG.md): a denied request still cost the client those, and undoing them would
     /// need a second lock round per policy.
     ///
+    /// Allocates nothing for a route with one policy (the outcome renders its fields lazily).
+    ///
     /// - Parameters:
     ///   - now: monotonic nanoseconds (the same clock for every call on this limiter).
     public func check(peer: IPAddress?, headers: HTTPFields, route: String, trustedProxies: [AddressRange],
                       now: UInt64) -> RateLimitOutcome {
-        var results: [RateLimitOutcome.PolicyResult] = []
-        results.reserveCapacity(entries.count)
+        var outcome = RateLimitOutcome(check: self)
         for e in entries {
             let key = RateLimitKey.derive(policy: e.policy.key, peer: peer, headers: headers, route: route,
                                           trustedProxies: trustedProxies)
             let decision = e.table.take(key, now: now)
-            let r = RateLimitOutcome.PolicyResult(policy: e.policy, windowSeconds: e.windowSeconds,
-                                                  decision: decision)
-            results.append(r)
+            outcome.append(decision)
             if !decision.isAllowed { break }
         }
-        return RateLimitOutcome(results: results)
+        return outcome
+    }
+
+    /// The outcome of decisions made elsewhere (a store shared across instances), one per
+    /// policy consulted, in the route's order: the same rendering as a local `check`.
+    /// Decisions past the route's policies, or after the first denial, are ignored.
+    public func outcome(_ decisions: [TokenBucket.Decision]) -> RateLimitOutcome {
+        var outcome = RateLimitOutcome(check: self)
+        for d in decisions.prefix(entries.count) {
+            outcome.append(d)
+            if !d.isAllowed { break }
+        }
+        return outcome
     }
 }
 
-/// What a check decided, with everything the proxy renders already computed.
+/// What a check decided, with everything the proxy renders computed from it on demand.
 public struct RateLimitOutcome: Sendable, Equatable {
     public struct PolicyResult: Sendable, Equatable {
         public let name: String
@@ -98,32 +126,48 @@ public struct RateLimitOutcome: Sendable, Equatable {
         }
 
         /// Whole tokens left (`r`): 0 when denied.
-        public var remaining: Int {
-            if case .allowed(let r, _) = decision { return r }
-            return 0
-        }
+        public var remaining: Int { decision.remaining }
 
         /// Seconds until full, rounded up (`t`).
-        public var secondsUntilFull: Int {
-            switch decision {
-            case .allowed(_, let d), .denied(_, let d): return RateLimitHeaders.ceilSeconds(d)
-            }
+        public var secondsUntilFull: Int { decision.secondsUntilFull }
+    }
+
+    private let check: RateLimitCheck
+    /// The decisions in policy order: the first inline, the others (routes with several
+    /// policies) in an array, so a one-policy check allocates nothing.
+    private var first: TokenBucket.Decision?
+    private var others: [TokenBucket.Decision] = []
+
+    init(check: RateLimitCheck) { self.check = check }
+
+    mutating func append(_ decision: TokenBucket.Decision) {
+        if first == nil { first = decision } else { others.append(decision) }
+    }
+
+    private var last: TokenBucket.Decision? { others.last ?? first }
+
+    /// Policies consulted.
+    public var count: Int { first == nil ? 0 : 1 + others.count }
+
+    /// One result per policy consulted, in order; when denied, the last is the one that denied.
+    public var results: [PolicyResult] {
+        guard let first else { return [] }
+        return zip(check.entries, [first] + others).map { e, d in
+            PolicyResult(policy: e.policy, windowSeconds: e.windowSeconds, decision: d)
         }
     }
 
-    /// One result per policy consulted, in order; when denied, the last is the one that denied.
-    public let results: [PolicyResult]
+    /// The name of the policy that decided: the denying one, or the route's last; nil when none applied.
+    public var decidingPolicy: String? { count == 0 ? nil : check.entries[count - 1].policy.name }
 
-    public init(results: [PolicyResult]) { self.results = results }
-
-    public var isAllowed: Bool { results.last.map { $0.decision.isAllowed } ?? true }
+    public var isAllowed: Bool { last?.isAllowed ?? true }
 
     /// The policy that denied, or nil when allowed.
     public var denial: PolicyResult? { isAllowed ? nil : results.last }
 
     /// `Retry-After` in whole seconds (rounded up, at least 1) when denied; nil when allowed.
     public var retryAfterSeconds: Int? {
-        guard let d = denial, case .denied(let wait, _) = d.decision else { return nil }
+        guard case .denied(let wait, _)? = last else { return nil }
         return max(1, RateLimitHeaders.ceilSeconds(wait))
     }
 
@@ -134,28 +178,42 @@ public struct RateLimitOutcome: Sendable, Equatable {
 
     /// The `RateLimit-Policy` field value; nil when no policy applied (send no field).
     public var policyField: String? {
-        results.isEmpty ? nil : RateLimitHeaders.policyField(results)
+        if count == 0 { return nil }
+        if count == check.entries.count { return check.fullPolicyField }
+        return check.entries.prefix(count).map(\.policyMember).joined(separator: ", ")
     }
 
     /// The `RateLimit` field value; nil when no policy applied (send no field).
     public var limitField: String? {
-        results.isEmpty ? nil : RateLimitHeaders.limitField(results)
+        guard let first else { return nil }
+        var out = ""
+        out.reserveCapacity(32 * count)
+        func append(_ entry: RateLimitCheck.Entry, _ d: TokenBucket.Decision) {
+            if !out.isEmpty { out += ", " }
+            out += entry.limitMemberPrefix
+            out += String(d.remaining)
+            out += ";t="
+            out += String(d.secondsUntilFull)
+        }
+        append(check.entries[0], first)
+        for (i, d) in others.enumerated() { append(check.entries[i + 1], d) }
+        return out
     }
+
+    public static func == (a: RateLimitOutcome, b: RateLimitOutcome) -> Bool { a.results == b.results }
 }
 
 /// Pure renderings of the draft-ietf-httpapi-ratelimit-headers-10 fields as CONFIG.md spells
 /// them, and of the 429 message. The proxy copies these strings; it appends them after any
 /// RateLimit fields the upstream sent.
 public enum RateLimitHeaders {
-    /// `"NAME";q=BURST;w=W`, one list member per policy, joined by ", ".
-    public static func policyField(_ results: [RateLimitOutcome.PolicyResult]) -> String {
-        results.map { "\(quoted($0.name));q=\($0.burst);w=\($0.windowSeconds)" }.joined(separator: ", ")
+    /// `"NAME";q=BURST;w=W`: one policy's member of `RateLimit-Policy` (members are joined by ", ").
+    public static func policyMember(name: String, burst: Int, window: Int) -> String {
+        "\(quoted(name));q=\(burst);w=\(window)"
     }
 
-    /// `"NAME";r=TOKENS_LEFT;t=SECONDS_UNTIL_FULL`, one list member per policy, joined by ", ".
-    public static func limitField(_ results: [RateLimitOutcome.PolicyResult]) -> String {
-        results.map { "\(quoted($0.name));r=\($0.remaining);t=\($0.secondsUntilFull)" }.joined(separator: ", ")
-    }
+    /// `RateLimit` members are `"NAME";r=TOKENS_LEFT;t=SECONDS_UNTIL_FULL`, joined by ", "
+    /// (rendered by `RateLimitOutcome.limitField`).
 
     /// "Rate limit exceeded: 100 requests per 1s" ("1 request per 1m" for one).
     public static func message(rate: Int, per: Duration) -> String {

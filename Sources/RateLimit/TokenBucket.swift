@@ -35,10 +35,18 @@ public struct BucketShape: Sendable, Equatable {
         return a
     }
 
+    /// `a / b`, in 64 bits when both fit (the usual case: a 128-bit division is a libcall,
+    /// several times slower).
+    @inline(__always)
+    static func divide(_ a: UInt128, _ b: UInt128) -> UInt128 {
+        if a >> 64 == 0 && b >> 64 == 0 { return UInt128(UInt64(truncatingIfNeeded: a) / UInt64(truncatingIfNeeded: b)) }
+        return a / b
+    }
+
     /// Nanoseconds until `units` more units have accrued, rounded up.
     @inline(__always)
     func nanoseconds(toAccrue units: UInt128) -> UInt64 {
-        let ns = (units + unitsPerNanosecond - 1) / unitsPerNanosecond
+        let ns = BucketShape.divide(units + unitsPerNanosecond - 1, unitsPerNanosecond)
         return UInt64(clamping: ns)
     }
 
@@ -54,7 +62,7 @@ public struct BucketShape: Sendable, Equatable {
         refill(&state, now: now)
         if state.level >= unitsPerToken {
             state.level -= unitsPerToken
-            return .allowed(remaining: Int(truncatingIfNeeded: state.level / unitsPerToken),
+            return .allowed(remaining: Int(truncatingIfNeeded: BucketShape.divide(state.level, unitsPerToken)),
                             untilFull: .nanoseconds(nanoseconds(toAccrue: capacity - state.level)))
         }
         return .denied(retryAfter: .nanoseconds(nanoseconds(toAccrue: unitsPerToken - state.level)),
@@ -113,6 +121,19 @@ public struct TokenBucket: Sendable, Equatable {
         public var isAllowed: Bool {
             if case .allowed = self { return true }
             return false
+        }
+
+        /// Whole tokens left (the `r` of a `RateLimit` member): 0 when denied.
+        public var remaining: Int {
+            if case .allowed(let r, _) = self { return r }
+            return 0
+        }
+
+        /// Seconds until full, rounded up (the `t` of a `RateLimit` member).
+        public var secondsUntilFull: Int {
+            switch self {
+            case .allowed(_, let d), .denied(_, let d): return RateLimitHeaders.ceilSeconds(d)
+            }
         }
     }
 

@@ -6,6 +6,7 @@ import Foundation
 import HTTP2TestClient
 import HTTPTestClient
 import LegacyDemo
+import Logging
 import Proxy
 import ProxyConfig
 import ProxyModel
@@ -22,14 +23,15 @@ final class ProxyHarness {
          timeouts: ClientTimeouts = ClientTimeouts(), trustedProxies: [String] = [],
          errors: ErrorsConfig = ErrorsConfig(), rateLimits: [String: RateLimitPolicy] = [:],
          dialects: [String: Dialect] = [:], workers: Int = 2, accessLogFD: Int32 = -1, admin: Bool = false,
-         listenerTLS: ListenerTLSConfig? = nil) throws {
+         listenerTLS: ListenerTLSConfig? = nil, rateLimitStore: RateLimitStoreConfig? = nil,
+         log: Logger = Logger(label: "errata", factory: { _ in SwiftLogNoOpLogHandler() })) throws {
         let snapshot = ConfigSnapshot(
             listeners: [ListenerConfig(address: HostPort(host: "127.0.0.1", port: 0), tls: listenerTLS)],
             admin: admin ? HostPort(host: "127.0.0.1", port: 0) : nil,
             upstreams: Dictionary(uniqueKeysWithValues: upstreams.map { ($0.name, $0) }),
             routes: RouteTable(routes), rateLimits: rateLimits, dialects: dialects, errors: errors, limits: limits, timeouts: timeouts,
-            trustedProxies: trustedProxies.compactMap { AddressRange($0) }, workers: workers)
-        server = ProxyServer(config: RuntimeConfig.resolving(snapshot), accessLogFD: accessLogFD)
+            trustedProxies: trustedProxies.compactMap { AddressRange($0) }, workers: workers, rateLimitStore: rateLimitStore)
+        server = ProxyServer(config: RuntimeConfig.resolving(snapshot), accessLogFD: accessLogFD, log: log)
         try server.start()
         port = server.firstPort
     }
@@ -71,21 +73,7 @@ final class ProxyHarness {
 }
 
 /// A port nothing listens on (bound, then closed).
-func closedPort() -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = in_addr_t(UInt32(0x7f00_0001).bigEndian)
-    _ = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-    }
-    close(fd)
-    return Int(UInt16(bigEndian: address.sin_port))
-}
+func closedPort() -> Int { unusedLoopbackPort() }
 
 /// A loopback port where a connect never completes: a listener with a backlog of 0 whose accept
 /// queue is filled by connections nobody accepts, so the kernel drops every further SYN (Linux

@@ -80,4 +80,23 @@ extension RateLimitKeyTests {
         XCTAssertNotEqual(k(two), k(one))
         XCTAssertEqual(RateLimitKey.header([]), .header([""]))
     }
+
+    func testSharedTextIsTheSameInEveryProcessAndKeepsKeysApart() {
+        func text(_ policy: RateLimitPolicy.Key, peer: String = "203.0.113.9", _ fields: [(String, String)] = []) -> String {
+            var h = HTTPFields()
+            for (n, v) in fields { h.append(n, v) }
+            return RateLimitKey.sharedText(policy: policy, peer: ip(peer), headers: h, route: "billing", trustedProxies: trusted)
+        }
+        // Plain text, no per-process seed: another instance derives the same.
+        XCTAssertEqual(text(.global), "g")
+        XCTAssertEqual(text(.route), "r:billing")
+        XCTAssertEqual(text(.header("authorization"), [("Authorization", "Bearer a"), ("Accept", "x")]), "h:Bearer a")
+        XCTAssertEqual(text(.header("X-Key"), [("x-key", "a"), ("X-KEY", "b")]), "h:a\0b")
+        XCTAssertEqual(text(.header("X-Key")), "h:", "absent: the empty value, one shared bucket")
+        XCTAssertEqual(text(.clientIP), "a:203.0.113.9")
+        XCTAssertEqual(text(.clientIP, peer: "127.0.0.1", [("X-Forwarded-For", "198.51.100.7, 10.1.2.3")]), "a:198.51.100.7")
+        XCTAssertEqual(text(.clientIP, peer: "127.0.0.1", [("X-Forwarded-For", "host:80")]), "t:host:80")
+        // Two values joined are not one value containing the separator's text.
+        XCTAssertNotEqual(text(.header("X-Key"), [("X-Key", "a, b")]), text(.header("X-Key"), [("X-Key", "a"), ("X-Key", "b")]))
+    }
 }

@@ -98,6 +98,22 @@ final class RateLimiterTests: XCTestCase {
         XCTAssertEqual(limiter.tables["global"]!.take(.global, now: 0), .allowed(remaining: 0, untilFull: .seconds(1)))
     }
 
+    func testDecisionsMadeElsewhereRenderLikeALocalCheck() {
+        let check = RateLimiter(policies: policies).check(for: ["per_api_key", "global"])
+        let local = check.check(peer: nil, headers: headers("k"), route: "r", trustedProxies: [], now: 0)
+        let shared = check.outcome([.allowed(remaining: 199, untilFull: .milliseconds(10)),
+                                    .allowed(remaining: 1, untilFull: .milliseconds(500))])
+        XCTAssertEqual(shared, local)
+        XCTAssertEqual(shared.decidingPolicy, "global")
+        let denied = check.outcome([.denied(retryAfter: .milliseconds(1500), untilFull: .seconds(2)), .allowed(remaining: 5, untilFull: .zero)])
+        XCTAssertEqual(denied.count, 1, "a denial ends the list")
+        XCTAssertEqual(denied.decidingPolicy, "per_api_key")
+        XCTAssertEqual(denied.retryAfterSeconds, 2)
+        XCTAssertEqual(denied.limitField, #""per_api_key";r=0;t=2"#)
+        XCTAssertNil(check.outcome([]).decidingPolicy)
+        XCTAssertNil(check.outcome([]).policyField)
+    }
+
     func testRetryAfterRoundsUpWithMinimumOne() {
         let limiter = RateLimiter(policies: ["p": RateLimitPolicy(name: "p", key: .global, rate: 1, per: .milliseconds(1500), burst: 1),
                                              "fast": RateLimitPolicy(name: "fast", key: .global, rate: 1000, per: .seconds(1), burst: 1)])
