@@ -6,9 +6,8 @@
 # HTTP/1.1, CONNECTIONS keep-alive connections); the difference divided by LONG-SHORT cancels
 # start-up and shutdown. The upstream is nginx `return 200`, outside the measurement.
 #
-# Instructions per request are not counted: valgrind 3.19 (Debian 12) cannot run Swift 6
-# binaries (it rejects their DWARF 5 and, stripped, dies with an internal SIGSEGV as the
-# Dispatch threads start), and this VM exposes no hardware counters to `perf stat`.
+# Instructions per request are counted by bench/instructions.sh (callgrind, on a stripped copy
+# with a sigsuspend shim for valgrind 3.19); this VM exposes no hardware counters to `perf stat`.
 #
 #   bench/profile.sh                       # defaults: 2,000 and 12,000 requests, 16 connections
 #   SHORT=1000 LONG=6000 bench/profile.sh
