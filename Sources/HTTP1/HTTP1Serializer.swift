@@ -39,14 +39,22 @@ public enum HTTP1Serializer {
         append("0\r\n\r\n", to: &out)
     }
 
+    /// Reserves the whole field block first (one growth at most) and writes the separators as
+    /// bytes: this runs for every head in both directions.
     private static func appendFields(_ fields: HTTPFields, to out: inout [UInt8]) {
+        var size = 2
+        for field in fields.entries { size += field.name.utf8.count + field.value.utf8.count + 4 }
+        if out.capacity < out.count + size { out.reserveCapacity(max(out.count + size, 2 * out.capacity)) }
         for field in fields.entries {
             append(field.name, to: &out)
-            append(": ", to: &out)
+            out.append(UInt8(ascii: ":"))
+            out.append(UInt8(ascii: " "))
             append(field.value, to: &out)
-            append("\r\n", to: &out)
+            out.append(cr)
+            out.append(lf)
         }
-        append("\r\n", to: &out)
+        out.append(cr)
+        out.append(lf)
     }
 
     @inline(__always)
