@@ -89,6 +89,10 @@ final class WorkerMetrics {
     }
 
     private var requests: [RequestKey: Counter] = [:]
+    /// The series the previous request used: consecutive requests mostly share them, and
+    /// comparing the key (Strings that share storage) is cheaper than hashing it.
+    private var lastRequest: (key: RequestKey, counter: Counter, duration: DurationHistogram)?
+    private var lastUpstreamResponse: (upstream: String, histogram: DurationHistogram)?
     private var requestDurations: [String: DurationHistogram] = [:]
     private var upstreamResponses: [String: DurationHistogram] = [:]
     private var upstreamErrors: [ErrorKey: Counter] = [:]
@@ -115,20 +119,34 @@ final class WorkerMetrics {
     func recordRequest(route: String?, status: Int, protocolName: String, durationNanoseconds: UInt64) {
         let route = route ?? "-"
         let key = RequestKey(route: route, statusClass: status / 100, protocolName: protocolName)
-        cached(&requests, key) {
-            counter(ProxyMetrics.Metric.requests, [("route", route),
-                                                   ("status_class", key.statusClass == 0 ? "none" : "\(key.statusClass)xx"),
-                                                   ("protocol", protocolName)])
-        }.increment()
-        cached(&requestDurations, route) {
-            histogram(ProxyMetrics.Metric.requestDuration, [("route", route)])
-        }.recordNanoseconds(Int64(durationNanoseconds))
+        let series: (key: RequestKey, counter: Counter, duration: DurationHistogram)
+        if let last = lastRequest, last.key == key {
+            series = last
+        } else {
+            series = (key, cached(&requests, key) {
+                counter(ProxyMetrics.Metric.requests, [("route", route),
+                                                       ("status_class", key.statusClass == 0 ? "none" : "\(key.statusClass)xx"),
+                                                       ("protocol", protocolName)])
+            }, cached(&requestDurations, route) {
+                histogram(ProxyMetrics.Metric.requestDuration, [("route", route)])
+            })
+            lastRequest = series
+        }
+        series.counter.increment()
+        series.duration.recordNanoseconds(Int64(durationNanoseconds))
     }
 
     func recordUpstreamResponse(upstream: String, nanoseconds: UInt64) {
-        cached(&upstreamResponses, upstream) {
-            histogram(ProxyMetrics.Metric.upstreamResponse, [("upstream", upstream)])
-        }.recordNanoseconds(Int64(nanoseconds))
+        let histogram: DurationHistogram
+        if let last = lastUpstreamResponse, last.upstream == upstream {
+            histogram = last.histogram
+        } else {
+            histogram = cached(&upstreamResponses, upstream) {
+                self.histogram(ProxyMetrics.Metric.upstreamResponse, [("upstream", upstream)])
+            }
+            lastUpstreamResponse = (upstream, histogram)
+        }
+        histogram.recordNanoseconds(Int64(nanoseconds))
     }
 
     func recordUpstreamError(upstream: String, dialect: String, outcome: UpstreamErrorOutcome) {

@@ -29,6 +29,8 @@ final class AdminServerTests: XCTestCase {
         XCTAssertEqual(try client.exchange("GET /ok/2 HTTP/1.1\r\nHost: t\r\n\r\n").status, 200)
         XCTAssertEqual(try client.exchange("GET /down HTTP/1.1\r\nHost: t\r\n\r\n").status, 502)
         XCTAssertEqual(try client.exchange("GET /nowhere HTTP/1.1\r\nHost: t\r\n\r\n").status, 404)
+        // Back to the first label set after others (the worker remembers the last one used).
+        XCTAssertEqual(try client.exchange("GET /ok/4 HTTP/1.1\r\nHost: t\r\n\r\n").status, 200)
         let http10 = try proxy.client()
         XCTAssertEqual(try http10.exchange("GET /ok/3 HTTP/1.0\r\n\r\n").status, 200)
 
@@ -38,17 +40,17 @@ final class AdminServerTests: XCTestCase {
         let metrics = PrometheusText(response.bodyText)
         let requests = "errata_requests_total"
         XCTAssertEqual(metrics.types[requests], "counter")
-        XCTAssertEqual(metrics.sum(requests, ["route": "ok", "status_class": "2xx", "protocol": "HTTP/1.1"]), 2)
+        XCTAssertEqual(metrics.sum(requests, ["route": "ok", "status_class": "2xx", "protocol": "HTTP/1.1"]), 3)
         XCTAssertEqual(metrics.sum(requests, ["route": "ok", "status_class": "2xx", "protocol": "HTTP/1.0"]), 1)
         XCTAssertEqual(metrics.sum(requests, ["route": "down", "status_class": "5xx"]), 1)
         XCTAssertEqual(metrics.sum(requests, ["route": "-", "status_class": "4xx"]), 1)
-        XCTAssertEqual(metrics.sum(requests), 5)
+        XCTAssertEqual(metrics.sum(requests), 6)
         XCTAssertEqual(metrics.sum("errata_synthesized_errors_total", ["code": "upstream_connect_failed"]), 1)
         XCTAssertEqual(metrics.sum("errata_synthesized_errors_total", ["code": "route_not_found"]), 1)
         XCTAssertEqual(metrics.types["errata_request_duration_seconds"], "histogram")
-        XCTAssertEqual(metrics.sum("errata_request_duration_seconds_count", ["route": "ok"]), 3)
-        XCTAssertEqual(metrics.sum("errata_request_duration_seconds_bucket", ["route": "ok", "le": "+Inf"]), 3)
-        XCTAssertEqual(metrics.sum("errata_upstream_response_seconds_count", ["upstream": "app"]), 3)
+        XCTAssertEqual(metrics.sum("errata_request_duration_seconds_count", ["route": "ok"]), 4)
+        XCTAssertEqual(metrics.sum("errata_request_duration_seconds_bucket", ["route": "ok", "le": "+Inf"]), 4)
+        XCTAssertEqual(metrics.sum("errata_upstream_response_seconds_count", ["upstream": "app"]), 4)
         XCTAssertFalse(metrics.has("errata_upstream_response_seconds_count", ["upstream": "gone"]),
                        "a refused connect has no upstream response time")
         XCTAssertGreaterThanOrEqual(metrics.sum("errata_open_connections"), 1, "two clients are still open")
