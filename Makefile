@@ -57,7 +57,8 @@ test: deps
 
 test-tsan: deps
 	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
-	$(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan --filter 'LegacyDemoTests|EventLoopTests|IntegrationTests'
+	$(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan --filter 'LegacyDemoTests|EventLoopTests|IntegrationTests' \
+	  --skip H1H1RateLimitKeyBoundTests
 
 # libFuzzer on the error normalizer (Sources/ErrorNormalizerFuzz) for FUZZ_SECONDS (60; 600 for
 # the 10-minute run), in its own scratch path so the fuzzer flags never reach the normal build.
