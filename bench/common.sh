@@ -35,10 +35,14 @@ http { access_log off; keepalive_requests 1000000;
 NGX
 }
 
-# errata_conf LISTEN_PORT UPSTREAM_PORT WORKERS: the same proxy as errata → $WORK/errata.json
+# errata_conf LISTEN_PORT UPSTREAM_PORT WORKERS [ALPN_JSON]: the same proxy as errata →
+# $WORK/errata.json. With ALPN_JSON (e.g. '["h2", "http/1.1"]') the listener terminates TLS with
+# make_cert's certificate.
 errata_conf() {
+  local tls=""
+  [ -z "${4:-}" ] || tls=", \"tls\": {\"certificates\": [{\"cert\": \"$WORK/cert.pem\", \"key\": \"$WORK/key.pem\"}], \"alpn\": $4}"
   cat > "$WORK/errata.json" <<JSON
-{"listeners": [{"address": "127.0.0.1:$1"}],
+{"listeners": [{"address": "127.0.0.1:$1"$tls}],
  "workers": $3,
  "upstreams": {"app": {"servers": ["127.0.0.1:$2"], "max_idle_connections": 64}},
  "routes": [{"path_prefix": "/", "upstream": "app"}],
@@ -48,3 +52,26 @@ JSON
 }
 
 wait_port() { for _ in $(seq 300); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+
+# make_cert rsa|ec: a self-signed localhost certificate → $WORK/cert.pem, $WORK/key.pem
+make_cert() {
+  local newkey=(-newkey rsa:2048)
+  [ "$1" != ec ] || newkey=(-newkey ec -pkeyopt ec_paramgen_curve:P-256)
+  openssl req -x509 "${newkey[@]}" -nodes -days 2 -keyout "$WORK/key.pem" -out "$WORK/cert.pem" \
+    -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null
+}
+
+# start_nghttpx LISTEN_PORT UPSTREAM_PORT [FRONTEND_PARAMS]: nghttpx (one worker) pinned to
+# PROXY_CPU, proxying to the upstream over HTTP/1.1; TLS with make_cert's certificate unless
+# FRONTEND_PARAMS is ";no-tls". Its main process id → $WORK/nghttpx.pid.
+start_nghttpx() {
+  taskset -c "$PROXY_CPU" nghttpx --conf=/dev/null --workers=1 --frontend="127.0.0.1,$1${3:-}" \
+    --backend="127.0.0.1,$2" --no-ocsp --errorlog-file="$WORK/nghttpx.err" "$WORK/key.pem" "$WORK/cert.pem" &
+  echo $! > "$WORK/nghttpx.pid"
+}
+
+# CPU seconds (user+system) of a process, all its threads, from /proc.
+cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{print ($14+$15)/hz}' "/proc/$1/stat"; }
+# The processes that do the proxying: nginx's one worker, nghttpx's worker process.
+nginx_worker() { pgrep -P "$(cat "$WORK/px.pid")" | head -1; }
+nghttpx_worker() { pgrep -P "$(cat "$WORK/nghttpx.pid")" | head -1 || cat "$WORK/nghttpx.pid"; }
