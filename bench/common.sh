@@ -36,15 +36,17 @@ NGX
 }
 
 # errata_conf LISTEN_PORT UPSTREAM_PORT WORKERS [ALPN_JSON]: the same proxy as errata →
-# $WORK/errata.json. With ALPN_JSON (e.g. '["h2", "http/1.1"]') the listener terminates TLS with
-# make_cert's certificate.
+# $WORK/errata.json. Its upstream connection cap (`max_connections`, 256 by default, a 503 past
+# it) is raised to 4096: the nginx and nghttpx proxies it is compared with have none, and 16 h2
+# connections × 32 streams need 512 upstream connections at once. With ALPN_JSON (e.g.
+# '["h2", "http/1.1"]') the listener terminates TLS with make_cert's certificate.
 errata_conf() {
   local tls=""
   [ -z "${4:-}" ] || tls=", \"tls\": {\"certificates\": [{\"cert\": \"$WORK/cert.pem\", \"key\": \"$WORK/key.pem\"}], \"alpn\": $4}"
   cat > "$WORK/errata.json" <<JSON
 {"listeners": [{"address": "127.0.0.1:$1"$tls}],
  "workers": $3,
- "upstreams": {"app": {"servers": ["127.0.0.1:$2"], "max_idle_connections": 64}},
+ "upstreams": {"app": {"servers": ["127.0.0.1:$2"], "max_connections": 4096, "max_idle_connections": 64}},
  "routes": [{"path_prefix": "/", "upstream": "app"}],
  "timeouts": {"client_idle": "300s"},
  "access_log": {"to": "off"}}

@@ -53,7 +53,7 @@ run_one() { # name port pid → "name rps rps_per_cpu failed"
   before=$(cpu_of "$pid")
   out=$(taskset -c "$LOAD_CPU" h2load -n "$REQUESTS" -c "$CONNECTIONS" -m "$STREAMS" "$SCHEME://127.0.0.1:$port/" 2>&1)
   after=$(cpu_of "$pid")
-  grep -q '^Application protocol: h2$' <<<"$out" || { echo "$name did not speak h2: $out" >&2; exit 1; }
+  grep -Eq '^Application protocol: h2c?$' <<<"$out" || { echo "$name did not speak h2: $out" >&2; exit 1; }
   local rps failed
   rps=$(awk '/^finished in/ {gsub(",", "", $4); print $4}' <<<"$out")
   failed=$(awk '/^requests:/ {print $10}' <<<"$out")
