@@ -22,13 +22,14 @@ NGX
 }
 
 # proxy_conf LISTEN_PORT UPSTREAM_PORT [MAIN_DIRECTIVE]: nginx as a one-worker keep-alive reverse
-# proxy → $WORK/proxy.conf. MAIN_DIRECTIVE defaults to `worker_processes 1;`.
+# proxy → $WORK/proxy.conf. MAIN_DIRECTIVE defaults to `worker_processes 1;`. UPSTREAM_IDLE (64)
+# is the idle upstream connections kept, here (`keepalive`) and in errata_conf.
 proxy_conf() {
   cat > "$WORK/proxy.conf" <<NGX
 ${3:-worker_processes 1;} daemon off; pid $WORK/px-nginx.pid; error_log $WORK/px-error.log;
 events { worker_connections 4096; }
 http { access_log off; keepalive_requests 1000000;
-  upstream app { server 127.0.0.1:$2; keepalive 64; }
+  upstream app { server 127.0.0.1:$2; keepalive ${UPSTREAM_IDLE:-64}; }
   server { listen 127.0.0.1:$1;
     location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection "";
                  proxy_set_header Host \$host; proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for; } } }
@@ -46,7 +47,7 @@ errata_conf() {
   cat > "$WORK/errata.json" <<JSON
 {"listeners": [{"address": "127.0.0.1:$1"$tls}],
  "workers": $3,
- "upstreams": {"app": {"servers": ["127.0.0.1:$2"], "max_connections": 4096, "max_idle_connections": 64}},
+ "upstreams": {"app": {"servers": ["127.0.0.1:$2"], "max_connections": 4096, "max_idle_connections": ${UPSTREAM_IDLE:-64}}},
  "routes": [{"path_prefix": "/", "upstream": "app"}],
  "timeouts": {"client_idle": "300s"},
  "access_log": {"to": "off"}}
