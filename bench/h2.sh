@@ -46,7 +46,9 @@ taskset -c "$PROXY_CPU" nginx -c "$WORK/proxy.conf" -p "$WORK" 2>/dev/null & ech
 taskset -c "$PROXY_CPU" .build/release/errata --config "$WORK/errata.json" >/dev/null 2>"$WORK/errata.err" &
 echo $! > "$WORK/errata.pid"
 start_nghttpx "$NGHTTPX_PORT" "$UP_PORT" "$NGHTTPX_FRONTEND_PARAMS"
-for port in $UP_PORT $ERRATA_PORT $NGINX_PORT $NGHTTPX_PORT; do wait_port "$port"; done
+for port in $UP_PORT $ERRATA_PORT $NGINX_PORT $NGHTTPX_PORT; do
+  wait_port "$port" || { echo "nothing listens on $port: its server failed to start (port taken?)" >&2; exit 1; }
+done
 
 run_one() { # name port pid → "name rps rps_per_cpu failed"
   local name=$1 port=$2 pid=$3 before after out
