@@ -38,8 +38,10 @@ build: deps
 
 # Starts the demo legacy APIs (ports 9101-9105) and errata on config.json (HTTP on 8080,
 # HTTPS on 8443 with a self-signed localhost certificate made once into .build/dev-tls).
+# The trap clears itself first: `kill 0` signals this shell too, and a trap that re-ran on it
+# recursed until dash died of SIGSEGV (make then said "Segmentation fault" on every Ctrl-C).
 run: build dev-tls
-	@trap 'kill 0' INT TERM EXIT; \
+	@trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
 	./.build/release/legacy-demo & \
 	./.build/release/errata --config config.json
 
@@ -57,7 +59,8 @@ test: deps
 
 test-tsan: deps
 	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
-	$(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan --filter 'LegacyDemoTests|EventLoopTests|IntegrationTests'
+	$(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan --filter 'LegacyDemoTests|EventLoopTests|IntegrationTests' \
+	  --skip H1H1RateLimitKeyBoundTests
 
 # libFuzzer on the error normalizer (Sources/ErrorNormalizerFuzz) for FUZZ_SECONDS (60; 600 for
 # the 10-minute run), in its own scratch path so the fuzzer flags never reach the normal build.

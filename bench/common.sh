@@ -22,25 +22,32 @@ NGX
 }
 
 # proxy_conf LISTEN_PORT UPSTREAM_PORT [MAIN_DIRECTIVE]: nginx as a one-worker keep-alive reverse
-# proxy → $WORK/proxy.conf. MAIN_DIRECTIVE defaults to `worker_processes 1;`.
+# proxy → $WORK/proxy.conf. MAIN_DIRECTIVE defaults to `worker_processes 1;`. UPSTREAM_IDLE (64)
+# is the idle upstream connections kept, here (`keepalive`) and in errata_conf.
 proxy_conf() {
   cat > "$WORK/proxy.conf" <<NGX
 ${3:-worker_processes 1;} daemon off; pid $WORK/px-nginx.pid; error_log $WORK/px-error.log;
 events { worker_connections 4096; }
 http { access_log off; keepalive_requests 1000000;
-  upstream app { server 127.0.0.1:$2; keepalive 64; }
+  upstream app { server 127.0.0.1:$2; keepalive ${UPSTREAM_IDLE:-64}; }
   server { listen 127.0.0.1:$1;
     location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection "";
                  proxy_set_header Host \$host; proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for; } } }
 NGX
 }
 
-# errata_conf LISTEN_PORT UPSTREAM_PORT WORKERS: the same proxy as errata → $WORK/errata.json
+# errata_conf LISTEN_PORT UPSTREAM_PORT WORKERS [ALPN_JSON]: the same proxy as errata →
+# $WORK/errata.json. Its upstream connection cap (`max_connections`, 256 by default, a 503 past
+# it) is raised to 4096: the nginx and nghttpx proxies it is compared with have none, and 16 h2
+# connections × 32 streams need 512 upstream connections at once. With ALPN_JSON (e.g.
+# '["h2", "http/1.1"]') the listener terminates TLS with make_cert's certificate.
 errata_conf() {
+  local tls=""
+  [ -z "${4:-}" ] || tls=", \"tls\": {\"certificates\": [{\"cert\": \"$WORK/cert.pem\", \"key\": \"$WORK/key.pem\"}], \"alpn\": $4}"
   cat > "$WORK/errata.json" <<JSON
-{"listeners": [{"address": "127.0.0.1:$1"}],
+{"listeners": [{"address": "127.0.0.1:$1"$tls}],
  "workers": $3,
- "upstreams": {"app": {"servers": ["127.0.0.1:$2"], "max_idle_connections": 64}},
+ "upstreams": {"app": {"servers": ["127.0.0.1:$2"], "max_connections": 4096, "max_idle_connections": ${UPSTREAM_IDLE:-64}}},
  "routes": [{"path_prefix": "/", "upstream": "app"}],
  "timeouts": {"client_idle": "300s"},
  "access_log": {"to": "off"}}
@@ -80,3 +87,24 @@ start_upstream_and_errata() {
   wait_port "$UP_PORT" || { echo "the nginx upstream did not start:" >&2; cat "$WORK/up-error.log" >&2; exit 1; }
   wait_port "$ERRATA_PORT" || { echo "errata did not start (is port $ERRATA_PORT still taken?):" >&2; cat "$WORK/errata.err" >&2; exit 1; }
 }
+
+# make_cert rsa|ec: a self-signed localhost certificate → $WORK/cert.pem, $WORK/key.pem
+make_cert() {
+  local newkey=(-newkey rsa:2048)
+  [ "$1" != ec ] || newkey=(-newkey ec -pkeyopt ec_paramgen_curve:P-256)
+  openssl req -x509 "${newkey[@]}" -nodes -days 2 -keyout "$WORK/key.pem" -out "$WORK/cert.pem" \
+    -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null
+}
+
+# start_nghttpx LISTEN_PORT UPSTREAM_PORT [FRONTEND_PARAMS]: nghttpx (one worker) pinned to
+# PROXY_CPU, proxying to the upstream over HTTP/1.1; TLS with make_cert's certificate unless
+# FRONTEND_PARAMS is ";no-tls". Its main process id → $WORK/nghttpx.pid.
+start_nghttpx() {
+  taskset -c "$PROXY_CPU" nghttpx --conf=/dev/null --workers=1 --frontend="127.0.0.1,$1${3:-}" \
+    --backend="127.0.0.1,$2" --no-ocsp --errorlog-file="$WORK/nghttpx.err" "$WORK/key.pem" "$WORK/cert.pem" &
+  echo $! > "$WORK/nghttpx.pid"
+}
+
+# The processes that do the proxying: nginx's one worker, nghttpx's worker process.
+nginx_worker() { pgrep -P "$(cat "$WORK/px.pid")" | head -1; }
+nghttpx_worker() { pgrep -P "$(cat "$WORK/nghttpx.pid")" | head -1 || cat "$WORK/nghttpx.pid"; }

@@ -20,7 +20,7 @@
 #
 #   bench/instructions.sh                      # SHORT=2000 LONG=20000, release errata
 #   SHORT=1000 LONG=6000 KEEP=/tmp/cg bench/instructions.sh
-#   ONLY=errata bench/instructions.sh          # skip nginx (its figures do not change)
+#   ONLY=errata ERRATA_BIN=/tmp/errata-old bench/instructions.sh   # errata only, another binary
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHORT=${SHORT:-2000}
@@ -35,7 +35,7 @@ need valgrind valgrind
 upstream_conf "$UP_PORT"
 proxy_conf "$PROXY_PORT" "$UP_PORT" "master_process off;"
 errata_conf "$PROXY_PORT" "$UP_PORT" 1
-BIN=${BIN:-.build/release/errata}
+BIN=${ERRATA_BIN:-.build/release/errata}
 strip --strip-debug -o "$WORK/errata" "$BIN"
 cat > "$WORK/sigsuspend-copy.c" <<'C'
 #define _GNU_SOURCE

@@ -29,9 +29,6 @@ taskset -c "$PROXY_CPU" .build/release/errata --config "$WORK/errata.json" >/dev
 echo $! > "$WORK/errata.pid"
 sleep 1
 
-# CPU seconds (user+system) of a process and its children threads, from /proc.
-cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{print ($14+$15)/hz}' "/proc/$1/stat"; }
-nginx_worker() { pgrep -P "$(cat "$WORK/px.pid")" | head -1; }
 
 run_one() { # name port pid → "rps p50ms p99ms rps_per_cpu"
   local name=$1 port=$2 pid=$3 before after out

@@ -25,18 +25,8 @@ UP_PORT=18090 ERRATA_PORT=18091 NGINX_PORT=18092 NGHTTPX_PORT=18093
 need nghttpx nghttp2-proxy
 upstream_conf "$UP_PORT"
 
-if [ "$KEY" = ec ]; then newkey=(-newkey ec -pkeyopt ec_paramgen_curve:P-256); else newkey=(-newkey rsa:2048); fi
-openssl req -x509 "${newkey[@]}" -nodes -days 2 -keyout "$WORK/key.pem" -out "$WORK/cert.pem" \
-  -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null
-
-cat > "$WORK/errata.json" <<JSON
-{"listeners": [{"address": "127.0.0.1:$ERRATA_PORT",
-                "tls": {"certificates": [{"cert": "$WORK/cert.pem", "key": "$WORK/key.pem"}], "alpn": ["http/1.1"]}}],
- "workers": 1,
- "upstreams": {"app": {"servers": ["127.0.0.1:$UP_PORT"], "max_idle_connections": 64}},
- "routes": [{"path_prefix": "/", "upstream": "app"}],
- "access_log": {"to": "off"}}
-JSON
+make_cert "$KEY"
+errata_conf "$ERRATA_PORT" "$UP_PORT" 1 '["http/1.1"]'
 cat > "$WORK/proxy.conf" <<NGX
 worker_processes 1; daemon off; pid $WORK/px-nginx.pid; error_log $WORK/px-error.log;
 events { worker_connections 4096; }
@@ -51,14 +41,8 @@ taskset -c "$LOAD_CPU" nginx -c "$WORK/upstream.conf" -p "$WORK" 2>/dev/null & e
 taskset -c "$PROXY_CPU" nginx -c "$WORK/proxy.conf" -p "$WORK" 2>/dev/null & echo $! > "$WORK/px.pid"
 taskset -c "$PROXY_CPU" .build/release/errata --config "$WORK/errata.json" >/dev/null 2>"$WORK/errata.err" &
 echo $! > "$WORK/errata.pid"
-taskset -c "$PROXY_CPU" nghttpx --conf=/dev/null --workers=1 --frontend="127.0.0.1,$NGHTTPX_PORT" --backend="127.0.0.1,$UP_PORT" \
-  --no-ocsp --errorlog-file="$WORK/nghttpx.err" "$WORK/key.pem" "$WORK/cert.pem" & echo $! > "$WORK/nghttpx.pid"
+start_nghttpx "$NGHTTPX_PORT" "$UP_PORT"
 for port in $UP_PORT $ERRATA_PORT $NGINX_PORT $NGHTTPX_PORT; do wait_port "$port"; done
-
-# CPU seconds (user+system) of a process, all its threads, from /proc.
-cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{print ($14+$15)/hz}' "/proc/$1/stat"; }
-nginx_worker() { pgrep -P "$(cat "$WORK/px.pid")" | head -1; }
-nghttpx_worker() { pgrep -P "$(cat "$WORK/nghttpx.pid")" | head -1 || cat "$WORK/nghttpx.pid"; }
 
 run_one() { # name port pid → "name handshakes/s handshakes/cpu-s"
   local name=$1 port=$2 pid=$3 before after out count

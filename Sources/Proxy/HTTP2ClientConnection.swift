@@ -184,8 +184,8 @@ final class HTTP2ClientConnection: ByteTransportHandler, ClientConnection, Deadl
             guard let stream = streams[id] else { return }
             stream.streamClosed = true
             stream.releaseHeldBody()
-            if !stream.isFinished {
-                stream.exchange?.downstreamClosed() // reset by the client, or by us after a failure
+            if !stream.isFinished && !stream.exchangeEnding {
+                stream.exchange?.downstreamClosed() // reset by the client, or by the session (a protocol error)
             }
             remove(stream)
         case .goawayReceived:

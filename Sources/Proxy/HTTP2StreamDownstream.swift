@@ -27,6 +27,10 @@ final class HTTP2StreamDownstream: ExchangeDownstream {
     private var responseHasBody = false
     private var bytesSent = 0
     private var responseEnded = false
+    /// The exchange sent its last response frame (END_STREAM or RST_STREAM) and calls its own
+    /// `finish` right after: the stream close that the flush of that frame reports is the
+    /// exchange's doing, not the client's, so it must not become `downstreamClosed`.
+    private(set) var exchangeEnding = false
 
     /// Response body bytes buffered per stream before the exchange is told to stop reading the
     /// upstream (the client's window, or the connection's write queue, is full).
@@ -109,6 +113,7 @@ final class HTTP2StreamDownstream: ExchangeDownstream {
     }
 
     func sendResponseEnd() {
+        exchangeEnding = true
         if responseHasBody && !responseEnded {
             responseEnded = true
             if let declaredLength, bytesSent != declaredLength {
@@ -121,6 +126,7 @@ final class HTTP2StreamDownstream: ExchangeDownstream {
     }
 
     func abortResponse() {
+        exchangeEnding = true
         responseEnded = true
         session.resetStream(streamID: streamID, code: HTTP2ErrorCode.internalError)
         connection.flush()

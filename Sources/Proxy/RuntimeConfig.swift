@@ -15,7 +15,7 @@ public final class RuntimeConfig: Sendable {
     let http1Limits: HTTP1Limits
     /// The token buckets of this snapshot, shared by every worker (sharded, no global lock).
     /// Policies unchanged from the config it replaced keep that config's buckets.
-    let rateLimiter: RateLimiter
+    public let rateLimiter: RateLimiter
     /// Whether any configured dialect has `error_when`: only then are success heads looked at
     /// by the normalizer at all.
     let dialectsInspectSuccess: Bool

@@ -120,4 +120,30 @@ final class H2H1PassThroughTests: XCTestCase {
         XCTAssertEqual(response.status, 200)
         XCTAssertEqual(response.bodyText, "hi")
     }
+
+    /// A stream whose response went out whole is one access-log line and one count, without an
+    /// error: the stream close that sending END_STREAM reports is not the client going away.
+    /// (It was logged twice, both times `client_closed`, found by bench/h2.sh.)
+    func testACompletedStreamIsLoggedAndCountedOnceWithoutAnError() throws {
+        let upstream = try echoServer()
+        defer { upstream.stop() }
+        var fds: [Int32] = [0, 0]
+        XCTAssertEqual(pipe(&fds), 0)
+        let log = FileHandle(fileDescriptor: fds[0], closeOnDealloc: true)
+        let proxy = try ProxyHarness(upstreamPort: upstream.port, accessLogFD: fds[1])
+        let client = try proxy.h2Client()
+        XCTAssertEqual(try XCTUnwrap(client.request(path: "/one")).status, 200)
+        XCTAssertEqual(try XCTUnwrap(client.request(path: "/two")).status, 200)
+        proxy.server.stop()
+        close(fds[1])
+        let lines = String(decoding: log.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n")
+        let entries = try lines.map { try XCTUnwrap(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        XCTAssertEqual(entries.map { $0["path"] as? String }, ["/one", "/two"], lines.joined(separator: "\n"))
+        for entry in entries {
+            XCTAssertEqual(entry["status"] as? Int, 200)
+            XCTAssertEqual(entry["protocol"] as? String, "h2")
+            XCTAssertNil(entry["error"] as? String, "no error on a completed stream: \(entry)")
+        }
+        XCTAssertEqual(PrometheusText(proxy.server.metricsText()).sum("errata_requests_total", ["protocol": "h2"]), 2)
+    }
 }
