@@ -114,12 +114,27 @@ public final class Poller: @unchecked Sendable {
     /// Stops watching; no event of `registration` is delivered after this returns, and the
     /// target is released. Call it before closing the descriptor.
     public func deregister(_ registration: Registration) {
+        guard forget(registration) else { return }
+        _ = errata_epoll_ctl(epfd, 2, registration.fd, 0, 0)
+    }
+
+    /// `deregister` for a descriptor that is closed right after this returns: no `epoll_ctl`,
+    /// because closing the last descriptor of a socket removes it from the epoll set (every
+    /// socket here has exactly one: none is `dup`ed, all are `CLOEXEC`, so a child a test spawns
+    /// holds one at most until its `exec`). Events of it already collected, or reported before
+    /// that last close, are dropped by the generation check.
+    public func deregisterClosing(_ registration: Registration) {
+        _ = forget(registration)
+    }
+
+    /// Releases `registration`'s slot; false when it was already gone.
+    private func forget(_ registration: Registration) -> Bool {
         assertOnQueue()
         guard registration.slot < slots.count, slots[registration.slot].generation == registration.generation,
-              slots[registration.slot].target != nil else { return }
-        _ = errata_epoll_ctl(epfd, 2, registration.fd, 0, 0)
+              slots[registration.slot].target != nil else { return false }
         release(registration.slot)
         registeredCount -= 1
+        return true
     }
 
     @inline(__always)

@@ -63,6 +63,34 @@ final class PollerTests: XCTestCase {
         close(bPeer)
     }
 
+    func testADescriptorForgottenAndClosedWithoutEpollCtlIsNeverReportedAgain() {
+        let worker = Worker(index: 0)
+        worker.start()
+        let (a, aPeer) = socketPair()
+        _ = write(aPeer, "x", 1)
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var calls: [String] = []
+        worker.queue.sync {
+            let r = try! worker.poller.register(a, interest: .read, target: Recorder("a") { calls.append($0) }).get()
+            // Readable but not yet delivered: forgotten and closed in the same turn of the queue.
+            worker.poller.deregisterClosing(r)
+            close(a)
+            XCTAssertEqual(worker.poller.registeredCount, 0)
+            // The number is free again: a newcomer that may take it must hear nothing of `a`.
+            let (fresh, freshPeer) = socketPair()
+            let n = try! worker.poller.register(fresh, interest: .read, target: Recorder("newcomer") { calls.append($0) }).get()
+            worker.queue.asyncAfter(deadline: .now() + .milliseconds(100)) {
+                worker.poller.deregisterClosing(n)
+                close(fresh)
+                close(freshPeer)
+                done.signal()
+            }
+        }
+        XCTAssertEqual(done.wait(timeout: .now() + 5), .success)
+        worker.queue.sync { XCTAssertEqual(calls, []) }
+        close(aPeer)
+    }
+
     func testAResetWhileReadingIsPausedStopsBeingWatchedAndIsSeenOnResume() throws {
         Sockets.ignoreSIGPIPE()
         final class Watcher: SocketChannelHandler, @unchecked Sendable {
