@@ -63,6 +63,48 @@ final class PollerTests: XCTestCase {
         close(bPeer)
     }
 
+    /// Records each `pollBatchEnded`, on the worker's queue.
+    final class BatchEndRecorder: BatchEndTarget, @unchecked Sendable {
+        var onEnd: () -> Void
+        init(onEnd: @escaping () -> Void) { self.onEnd = onEnd }
+        func pollBatchEnded() { onEnd() }
+    }
+
+    func testWorkDeferredToTheBatchEndRunsAfterEveryEventOfTheBatch() {
+        let worker = Worker(index: 0)
+        worker.start()
+        let (a, aPeer) = socketPair(), (b, bPeer) = socketPair()
+        _ = write(aPeer, "x", 1)
+        _ = write(bPeer, "x", 1)
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var calls: [String] = []
+        nonisolated(unsafe) var registrations: [Poller.Registration] = []
+        worker.queue.sync {
+            let flusher = BatchEndRecorder { calls.append("end") }
+            let onReady: (String) -> Void = { name in
+                guard !calls.contains(name) else { return } // level-triggered: reported until read
+                calls.append(name)
+                worker.poller.runAtBatchEnd(flusher)
+                if calls.count == 2 { worker.queue.asyncAfter(deadline: .now() + .milliseconds(100)) { done.signal() } }
+            }
+            registrations.append(try! worker.poller.register(a, interest: .read, target: Recorder("a", onReady: onReady)).get())
+            registrations.append(try! worker.poller.register(b, interest: .read, target: Recorder("b", onReady: onReady)).get())
+        }
+        XCTAssertEqual(done.wait(timeout: .now() + 5), .success)
+        worker.queue.sync {
+            XCTAssertEqual(Array(calls.prefix(4)).sorted(), ["a", "b", "end", "end"])
+            XCTAssertEqual(Array(calls.prefix(2)).sorted(), ["a", "b"], "both events delivered before either deferred call: \(calls)")
+            // Outside a batch (a queued block, a timer) the deferred work runs at once.
+            var ranAtOnce = false
+            worker.poller.runAtBatchEnd(BatchEndRecorder { ranAtOnce = true })
+            XCTAssertTrue(ranAtOnce)
+            for r in registrations { worker.poller.deregisterClosing(r); close(r.fd) }
+            XCTAssertEqual(worker.poller.registeredCount, 0)
+        }
+        close(aPeer)
+        close(bPeer)
+    }
+
     func testADescriptorForgottenAndClosedWithoutEpollCtlIsNeverReportedAgain() {
         let worker = Worker(index: 0)
         worker.start()
