@@ -22,13 +22,18 @@ final class PollerTests: XCTestCase {
         return (fds[0], fds[1])
     }
 
+    /// A socket pair whose first end has a byte to read.
+    private func readableSocketPair() -> (Int32, Int32) {
+        let (end, peer) = socketPair()
+        XCTAssertEqual(write(peer, "x", 1), 1)
+        return (end, peer)
+    }
+
     func testAnEventOfADescriptorRemovedEarlierInTheSameBatchIsDropped() {
         let worker = Worker(index: 0)
         worker.start()
-        let (a, aPeer) = socketPair(), (b, bPeer) = socketPair()
         // Both are readable before the worker looks, so both events arrive in one batch.
-        _ = write(aPeer, "x", 1)
-        _ = write(bPeer, "x", 1)
+        let (a, aPeer) = readableSocketPair(), (b, bPeer) = readableSocketPair()
         let done = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var calls: [String] = []
         nonisolated(unsafe) var registrations: [String: Poller.Registration] = [:]
@@ -73,9 +78,8 @@ final class PollerTests: XCTestCase {
     func testWorkDeferredToTheBatchEndRunsAfterEveryEventOfTheBatch() {
         let worker = Worker(index: 0)
         worker.start()
-        let (a, aPeer) = socketPair(), (b, bPeer) = socketPair()
-        _ = write(aPeer, "x", 1)
-        _ = write(bPeer, "x", 1)
+        // Both are readable before the worker looks, so both events arrive in one batch.
+        let (a, aPeer) = readableSocketPair(), (b, bPeer) = readableSocketPair()
         let done = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var calls: [String] = []
         nonisolated(unsafe) var registrations: [Poller.Registration] = []
@@ -108,8 +112,7 @@ final class PollerTests: XCTestCase {
     func testADescriptorForgottenAndClosedWithoutEpollCtlIsNeverReportedAgain() {
         let worker = Worker(index: 0)
         worker.start()
-        let (a, aPeer) = socketPair()
-        _ = write(aPeer, "x", 1)
+        let (a, aPeer) = readableSocketPair()
         let done = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var calls: [String] = []
         worker.queue.sync {
