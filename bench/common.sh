@@ -6,7 +6,7 @@ need() { command -v "$1" >/dev/null 2>&1 || { SUDO=""; [ "$(id -u)" = 0 ] || SUD
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$2"; }; }
 
 need nginx nginx
-[ -x .build/release/errata ] || swift build -c release --product errata
+[ -x "${ERRATA_BIN:-.build/release/errata}" ] || swift build -c release --product errata
 
 WORK=$(mktemp -d)
 trap 'kill $(cat "$WORK"/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf "$WORK"' EXIT

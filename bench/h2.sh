@@ -23,7 +23,7 @@ CONNECTIONS=${CONNECTIONS:-16}
 STREAMS=${STREAMS:-32}
 PROXY_CPU=${PROXY_CPU:-1}
 LOAD_CPU=${LOAD_CPU:-0}
-UP_PORT=18090 ERRATA_PORT=18091 NGINX_PORT=18092 NGHTTPX_PORT=18093
+UP_PORT=${UP_PORT:-18090} ERRATA_PORT=${ERRATA_PORT:-18091} NGINX_PORT=${NGINX_PORT:-18092} NGHTTPX_PORT=${NGHTTPX_PORT:-18093}
 
 . bench/common.sh
 need h2load nghttp2-client
@@ -43,7 +43,7 @@ esac
 
 taskset -c "$LOAD_CPU" nginx -c "$WORK/upstream.conf" -p "$WORK" 2>/dev/null & echo $! > "$WORK/up.pid"
 taskset -c "$PROXY_CPU" nginx -c "$WORK/proxy.conf" -p "$WORK" 2>/dev/null & echo $! > "$WORK/px.pid"
-taskset -c "$PROXY_CPU" .build/release/errata --config "$WORK/errata.json" >/dev/null 2>"$WORK/errata.err" &
+taskset -c "$PROXY_CPU" "${ERRATA_BIN:-.build/release/errata}" --config "$WORK/errata.json" >/dev/null 2>"$WORK/errata.err" &
 echo $! > "$WORK/errata.pid"
 start_nghttpx "$NGHTTPX_PORT" "$UP_PORT" "$NGHTTPX_FRONTEND_PARAMS"
 for port in $UP_PORT $ERRATA_PORT $NGINX_PORT $NGHTTPX_PORT; do

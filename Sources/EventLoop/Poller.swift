@@ -14,6 +14,12 @@ public struct PollEvents: OptionSet, Sendable {
     public static let failure = PollEvents(rawValue: errata_epollerr | errata_epollhup)
 }
 
+/// Work deferred to the end of the current poll batch (`Poller.runAtBatchEnd`), on the worker's queue.
+public protocol BatchEndTarget: AnyObject {
+    /// Called once per `runAtBatchEnd` request, after every event of the batch was delivered.
+    func pollBatchEnded()
+}
+
 /// Receives a registered descriptor's readiness, on the worker's queue.
 public protocol PollTarget: AnyObject {
     func pollReady(_ events: PollEvents)
@@ -69,6 +75,9 @@ public final class Poller: @unchecked Sendable {
 
     /// Descriptors registered now.
     public private(set) var registeredCount = 0
+    /// True while a batch's events are being delivered (`runAtBatchEnd` defers only then).
+    public private(set) var isDeliveringBatch = false
+    private var batchEndTargets: [any BatchEndTarget] = []
 
     init(queue: DispatchQueue) {
         self.queue = queue
@@ -114,12 +123,47 @@ public final class Poller: @unchecked Sendable {
     /// Stops watching; no event of `registration` is delivered after this returns, and the
     /// target is released. Call it before closing the descriptor.
     public func deregister(_ registration: Registration) {
+        guard forget(registration) else { return }
+        _ = errata_epoll_ctl(epfd, 2, registration.fd, 0, 0)
+    }
+
+    /// `deregister` for a descriptor that is closed right after this returns: no `epoll_ctl`,
+    /// because closing the last descriptor of a socket removes it from the epoll set (every
+    /// socket here has exactly one: none is `dup`ed, all are `CLOEXEC`, so a child a test spawns
+    /// holds one at most until its `exec`). Events of it already collected, or reported before
+    /// that last close, are dropped by the generation check.
+    public func deregisterClosing(_ registration: Registration) {
+        _ = forget(registration)
+    }
+
+    /// Releases `registration`'s slot; false when it was already gone.
+    private func forget(_ registration: Registration) -> Bool {
         assertOnQueue()
         guard registration.slot < slots.count, slots[registration.slot].generation == registration.generation,
-              slots[registration.slot].target != nil else { return }
-        _ = errata_epoll_ctl(epfd, 2, registration.fd, 0, 0)
+              slots[registration.slot].target != nil else { return false }
         release(registration.slot)
         registeredCount -= 1
+        return true
+    }
+
+    /// Calls `target.pollBatchEnded()` once the batch being delivered is done, or at once when no
+    /// batch is being delivered (called from a timer or a queued block). Targets are retained
+    /// until called; one that asks twice in a batch is called twice, so callers keep their own
+    /// "already scheduled" flag.
+    public func runAtBatchEnd(_ target: any BatchEndTarget) {
+        assertOnQueue()
+        guard isDeliveringBatch else { return target.pollBatchEnded() }
+        batchEndTargets.append(target)
+    }
+
+    /// Runs what `runAtBatchEnd` deferred; those run outside the batch, so what they ask for
+    /// in turn runs at once.
+    private func endBatch() {
+        isDeliveringBatch = false
+        guard !batchEndTargets.isEmpty else { return }
+        let targets = batchEndTargets
+        batchEndTargets.removeAll(keepingCapacity: true)
+        for target in targets { target.pollBatchEnded() }
     }
 
     @inline(__always)
@@ -151,6 +195,8 @@ public final class Poller: @unchecked Sendable {
         for _ in 0..<4 {
             let n = Int(errata_epoll_wait(epfd, tokens, events, Int32(Poller.batch), 0))
             if n <= 0 { return }
+            isDeliveringBatch = true
+            defer { endBatch() }
             for i in 0..<n {
                 let token = tokens[i]
                 let slot = Int(truncatingIfNeeded: token & 0xffff_ffff)

@@ -345,7 +345,7 @@ public final class SocketChannel: PollTarget, @unchecked Sendable {
         writeQueue.discard()
         pendingInput = []
         if let registration {
-            worker.poller.deregister(registration)
+            worker.poller.deregisterClosing(registration)
             self.registration = nil
         }
         Sockets.close(fd)

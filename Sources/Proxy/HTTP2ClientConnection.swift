@@ -13,10 +13,15 @@ import ProxyModel
 /// upstream is paused; the session's output is drained only while the transport is under its
 /// high-water mark, and reading pauses while it is above.
 ///
+/// Output: what the client's own bytes cause (SETTINGS acks, WINDOW_UPDATEs, refusals) is written
+/// as those bytes are handled; what upstream responses cause (`scheduleFlush`) is written once at
+/// the end of the worker's poll batch, so the responses of every stream answered in one batch go
+/// out in one write.
+///
 /// Deadline (`timeouts.client_idle`): with no stream open, since the last byte read (then a
 /// GOAWAY NO_ERROR); with output waiting, since the output last shrank — a client that opens
 /// no window or reads nothing is cut with GOAWAY ENHANCE_YOUR_CALM instead of pinning memory.
-final class HTTP2ClientConnection: ByteTransportHandler, ClientConnection, DeadlineTarget {
+final class HTTP2ClientConnection: ByteTransportHandler, ClientConnection, DeadlineTarget, BatchEndTarget {
     unowned let context: WorkerContext
     let peer: String
     let scheme: String
@@ -33,6 +38,8 @@ final class HTTP2ClientConnection: ByteTransportHandler, ClientConnection, Deadl
     private var closing = false
     private var flushing = false
     private var flushAgain = false
+    /// A `flush` waits for the end of the current poll batch (`scheduleFlush`).
+    private var flushScheduled = false
     private var output: [UInt8] = []
 
     /// The session limits a config asks for.
@@ -133,6 +140,19 @@ final class HTTP2ClientConnection: ByteTransportHandler, ClientConnection, Deadl
         updateDeadline()
     }
 
+    /// `flush` once the worker's current poll batch is done (at once outside a batch): response
+    /// frames that streams submit during one batch share one write. On the worker's queue.
+    func scheduleFlush() {
+        guard !flushScheduled, !closing else { return }
+        flushScheduled = true
+        context.worker.poller.runAtBatchEnd(self)
+    }
+
+    func pollBatchEnded() {
+        flushScheduled = false
+        flush()
+    }
+
     private func drainSession() {
         guard transport.isWritable else {
             transport.pauseReading(.peerBackpressure)
@@ -230,7 +250,7 @@ final class HTTP2ClientConnection: ByteTransportHandler, ClientConnection, Deadl
     /// A stream's exchange finished: forgotten once the stream has closed too.
     func streamFinished(_ stream: HTTP2StreamDownstream) {
         if stream.streamClosed { remove(stream) }
-        flush()
+        scheduleFlush()
     }
 
     private func remove(_ stream: HTTP2StreamDownstream) {

@@ -122,18 +122,19 @@ final class HTTP2StreamDownstream: ExchangeDownstream {
                 session.endResponse(streamID: streamID)
             }
         }
-        connection.flush()
+        connection.scheduleFlush()
     }
 
     func abortResponse() {
         exchangeEnding = true
         responseEnded = true
         session.resetStream(streamID: streamID, code: HTTP2ErrorCode.internalError)
-        connection.flush()
+        connection.scheduleFlush()
     }
 
+    /// Written at the end of the worker's poll batch, with every other stream's output.
     func flushResponse() {
-        connection.flush()
+        connection.scheduleFlush()
     }
 
     var canSendResponseBody: Bool {

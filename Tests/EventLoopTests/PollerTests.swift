@@ -22,13 +22,18 @@ final class PollerTests: XCTestCase {
         return (fds[0], fds[1])
     }
 
+    /// A socket pair whose first end has a byte to read.
+    private func readableSocketPair() -> (Int32, Int32) {
+        let (end, peer) = socketPair()
+        XCTAssertEqual(write(peer, "x", 1), 1)
+        return (end, peer)
+    }
+
     func testAnEventOfADescriptorRemovedEarlierInTheSameBatchIsDropped() {
         let worker = Worker(index: 0)
         worker.start()
-        let (a, aPeer) = socketPair(), (b, bPeer) = socketPair()
         // Both are readable before the worker looks, so both events arrive in one batch.
-        _ = write(aPeer, "x", 1)
-        _ = write(bPeer, "x", 1)
+        let (a, aPeer) = readableSocketPair(), (b, bPeer) = readableSocketPair()
         let done = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var calls: [String] = []
         nonisolated(unsafe) var registrations: [String: Poller.Registration] = [:]
@@ -61,6 +66,74 @@ final class PollerTests: XCTestCase {
         }
         close(aPeer)
         close(bPeer)
+    }
+
+    /// Records each `pollBatchEnded`, on the worker's queue.
+    final class BatchEndRecorder: BatchEndTarget, @unchecked Sendable {
+        var onEnd: () -> Void
+        init(onEnd: @escaping () -> Void) { self.onEnd = onEnd }
+        func pollBatchEnded() { onEnd() }
+    }
+
+    func testWorkDeferredToTheBatchEndRunsAfterEveryEventOfTheBatch() {
+        let worker = Worker(index: 0)
+        worker.start()
+        // Both are readable before the worker looks, so both events arrive in one batch.
+        let (a, aPeer) = readableSocketPair(), (b, bPeer) = readableSocketPair()
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var calls: [String] = []
+        nonisolated(unsafe) var registrations: [Poller.Registration] = []
+        worker.queue.sync {
+            let flusher = BatchEndRecorder { calls.append("end") }
+            let onReady: (String) -> Void = { name in
+                guard !calls.contains(name) else { return } // level-triggered: reported until read
+                calls.append(name)
+                worker.poller.runAtBatchEnd(flusher)
+                if calls.count == 2 { worker.queue.asyncAfter(deadline: .now() + .milliseconds(100)) { done.signal() } }
+            }
+            registrations.append(try! worker.poller.register(a, interest: .read, target: Recorder("a", onReady: onReady)).get())
+            registrations.append(try! worker.poller.register(b, interest: .read, target: Recorder("b", onReady: onReady)).get())
+        }
+        XCTAssertEqual(done.wait(timeout: .now() + 5), .success)
+        worker.queue.sync {
+            XCTAssertEqual(Array(calls.prefix(4)).sorted(), ["a", "b", "end", "end"])
+            XCTAssertEqual(Array(calls.prefix(2)).sorted(), ["a", "b"], "both events delivered before either deferred call: \(calls)")
+            // Outside a batch (a queued block, a timer) the deferred work runs at once.
+            var ranAtOnce = false
+            worker.poller.runAtBatchEnd(BatchEndRecorder { ranAtOnce = true })
+            XCTAssertTrue(ranAtOnce)
+            for r in registrations { worker.poller.deregisterClosing(r); close(r.fd) }
+            XCTAssertEqual(worker.poller.registeredCount, 0)
+        }
+        close(aPeer)
+        close(bPeer)
+    }
+
+    func testADescriptorForgottenAndClosedWithoutEpollCtlIsNeverReportedAgain() {
+        let worker = Worker(index: 0)
+        worker.start()
+        let (a, aPeer) = readableSocketPair()
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var calls: [String] = []
+        worker.queue.sync {
+            let r = try! worker.poller.register(a, interest: .read, target: Recorder("a") { calls.append($0) }).get()
+            // Readable but not yet delivered: forgotten and closed in the same turn of the queue.
+            worker.poller.deregisterClosing(r)
+            close(a)
+            XCTAssertEqual(worker.poller.registeredCount, 0)
+            // The number is free again: a newcomer that may take it must hear nothing of `a`.
+            let (fresh, freshPeer) = socketPair()
+            let n = try! worker.poller.register(fresh, interest: .read, target: Recorder("newcomer") { calls.append($0) }).get()
+            worker.queue.asyncAfter(deadline: .now() + .milliseconds(100)) {
+                worker.poller.deregisterClosing(n)
+                close(fresh)
+                close(freshPeer)
+                done.signal()
+            }
+        }
+        XCTAssertEqual(done.wait(timeout: .now() + 5), .success)
+        worker.queue.sync { XCTAssertEqual(calls, []) }
+        close(aPeer)
     }
 
     func testAResetWhileReadingIsPausedStopsBeingWatchedAndIsSeenOnResume() throws {
