@@ -113,7 +113,8 @@ final class Exchange: UpstreamConnectionDelegate {
         if case .length(let n) = requestBody, n > config.snapshot.limits.requestBodyBytes {
             return failToProxy(ProxyError(.payloadTooLarge))
         }
-        rateLimitFilter(route) { [self] in forward(route, target: target) }
+        guard rateLimitFilter(route, target: target) else { return }
+        forward(route, target: target)
     }
 
     /// The rest of the request filter once the rate limits let the request through.
@@ -135,16 +136,18 @@ final class Exchange: UpstreamConnectionDelegate {
     /// Takes a token from each of the route's buckets in order; the first empty one answers 429
     /// with `Retry-After`. Allowed responses of a limited route carry the RateLimit fields too.
     /// Tokens are not refunded when the upstream request later fails: a failing upstream is
-    /// protected by the limit as much as a healthy one. Calls `proceed` when the request goes
-    /// on — at once with local buckets, after Redis answered with a shared store.
-    private func rateLimitFilter(_ route: Route, proceed: @escaping () -> Void) {
-        guard let check = config.rateLimitChecks[route.name] else { return proceed() }
+    /// protected by the limit as much as a healthy one. Returns true when the request goes on at
+    /// once (unlimited route, local buckets); false when it was answered or waits for Redis, which
+    /// then calls `forward` itself — only that path allocates a continuation.
+    private func rateLimitFilter(_ route: Route, target: RequestTarget) -> Bool {
+        guard let check = config.rateLimitChecks[route.name] else { return true }
         let peer = IPAddress(client)
-        guard let store = config.rateLimitStore else {
-            if apply(localCheck(check, peer: peer, route: route)) { proceed() }
-            return
+        guard let store = config.rateLimitStore else { return apply(localCheck(check, peer: peer, route: route)) }
+        let proceed = { [self] in forward(route, target: target) }
+        guard let host = store.host else {
+            storeFailed(.unavailable, store, check, peer, route, proceed)
+            return false
         }
-        guard let host = store.host else { return storeFailed(.unavailable, store, check, peer, route, proceed) }
         context.rateLimitClient(for: store, host: host).take(
             check, peer: peer, headers: request.fields, route: route.name,
             trustedProxies: config.snapshot.trustedProxies
@@ -162,6 +165,7 @@ final class Exchange: UpstreamConnectionDelegate {
                 storeFailed(failure, store, check, peer, route, proceed)
             }
         }
+        return false
     }
 
     private func localCheck(_ check: RateLimitCheck, peer: IPAddress?, route: Route) -> RateLimitOutcome {

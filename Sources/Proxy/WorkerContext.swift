@@ -68,11 +68,11 @@ final class WorkerContext: @unchecked Sendable {
 
     /// The handshake of `accepting` completed: the driver ALPN chose takes its place in the registry.
     func handshakeCompleted(_ accepting: TLSAcceptingConnection) {
-        guard clients.removeValue(forKey: ObjectIdentifier(accepting)) != nil else { return }
+        guard clients[ObjectIdentifier(accepting)] != nil else { return }
         let transport = accepting.transport
         let conn = startProtocol(on: transport, alpn: transport.engine.negotiatedALPN, peer: accepting.peer, scheme: "https")
-        if !transport.isClosed { clients[ObjectIdentifier(conn)] = conn }
-        else { onClientClosed() }
+        // A transport that closed while the driver started was never the driver's registry entry.
+        if transport.isClosed { clientClosed(accepting) } else { replaceClient(accepting, with: conn) }
     }
 
     /// Starts the protocol driver that `ProtocolSelector` picks for `transport` (not started yet,
